@@ -1,0 +1,230 @@
+// Package authz holds scopes, plans and the route map: which scope (or which
+// session role) each API route needs. It is loaded from configuration data.
+package authz
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/flowella/apikeys/config"
+)
+
+// Wildcard as a key's only scope means "whatever the organisation's plan grants".
+const Wildcard = "*"
+
+// Auth says which kind of credential a route takes.
+type Auth string
+
+const (
+	AuthAPIKey  Auth = "api_key"
+	AuthSession Auth = "session"
+)
+
+// Route is one entry of the route map.
+type Route struct {
+	Method string   `json:"method"`
+	Path   string   `json:"path"`
+	Auth   Auth     `json:"auth"`
+	Scope  string   `json:"scope,omitempty"`
+	Roles  []string `json:"roles,omitempty"`
+
+	segments []string
+}
+
+// Catalog is the scope catalog, the plans and the route map.
+type Catalog struct {
+	Scopes map[string]string   `json:"scopes"`
+	Plans  map[string][]string `json:"plans"`
+	Routes []Route             `json:"routes"`
+}
+
+// ErrUnknownScopes is matched by errors.Is for a scope list naming scopes
+// that are not in the catalog; the error's Names lists them.
+var ErrUnknownScopes = errors.New("unknown scopes")
+
+// UnknownScopesError names the scopes that are not in the catalog.
+type UnknownScopesError struct{ Names []string }
+
+func (e *UnknownScopesError) Error() string {
+	return "unknown scopes: " + strings.Join(e.Names, ", ")
+}
+func (e *UnknownScopesError) Is(target error) bool { return target == ErrUnknownScopes }
+
+// ErrInvalidScopes is returned for a scope list that is malformed rather than unknown.
+var ErrInvalidScopes = errors.New("invalid scopes")
+
+// Load reads the file named by AUTHZ_CONFIG_FILE, or the embedded default.
+func Load() (*Catalog, error) {
+	data := config.AuthzJSON
+	if path := os.Getenv("AUTHZ_CONFIG_FILE"); path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("load authz config: %w", err)
+		}
+		data = b
+	}
+	return Parse(data)
+}
+
+// Parse decodes and checks a catalog: every plan and route names known scopes,
+// every route has a method, a path and a valid auth kind.
+func Parse(data []byte) (*Catalog, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var c Catalog
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("parse authz config: %w", err)
+	}
+	if len(c.Scopes) == 0 {
+		return nil, errors.New("parse authz config: no scopes")
+	}
+	for plan, scopes := range c.Plans {
+		for _, s := range scopes {
+			if _, ok := c.Scopes[s]; !ok {
+				return nil, fmt.Errorf("parse authz config: plan %s names unknown scope %q", plan, s)
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		r.Method = strings.ToUpper(r.Method)
+		if r.Method == "" || !strings.HasPrefix(r.Path, "/") {
+			return nil, fmt.Errorf("parse authz config: route %d needs a method and a path starting with /", i)
+		}
+		switch r.Auth {
+		case AuthAPIKey:
+			if r.Scope != "" {
+				if _, ok := c.Scopes[r.Scope]; !ok {
+					return nil, fmt.Errorf("parse authz config: route %s %s names unknown scope %q", r.Method, r.Path, r.Scope)
+				}
+			}
+		case AuthSession:
+			if len(r.Roles) == 0 {
+				return nil, fmt.Errorf("parse authz config: session route %s %s lists no roles", r.Method, r.Path)
+			}
+		default:
+			return nil, fmt.Errorf("parse authz config: route %s %s: auth must be api_key or session", r.Method, r.Path)
+		}
+		r.segments = splitPath(r.Path)
+		id := r.Method + " " + r.Path
+		if seen[id] {
+			return nil, fmt.Errorf("parse authz config: route %s listed twice", id)
+		}
+		seen[id] = true
+	}
+	return &c, nil
+}
+
+// NormalizeScopes checks a requested scope list and returns it sorted and
+// de-duplicated. nil means "inherit the plan" and yields [*]. An empty list is
+// refused: it would otherwise read as "everything the plan grants".
+func (c *Catalog) NormalizeScopes(scopes []string) ([]string, error) {
+	if scopes == nil {
+		return []string{Wildcard}, nil
+	}
+	if len(scopes) == 0 {
+		return nil, fmt.Errorf(`%w: scopes must not be empty; omit the field or send ["*"] to inherit the organisation's plan`, ErrInvalidScopes)
+	}
+	if len(scopes) > len(c.Scopes)+1 {
+		return nil, fmt.Errorf("%w: at most %d scopes", ErrInvalidScopes, len(c.Scopes))
+	}
+	var unknown []string
+	set := map[string]bool{}
+	for _, s := range scopes {
+		if s == Wildcard {
+			set[s] = true
+			continue
+		}
+		if _, ok := c.Scopes[s]; !ok {
+			if len(s) > 64 {
+				s = s[:64] + "…"
+			}
+			unknown = append(unknown, s)
+			continue
+		}
+		set[s] = true
+	}
+	if len(unknown) > 0 {
+		return nil, &UnknownScopesError{Names: unknown}
+	}
+	if set[Wildcard] {
+		if len(set) > 1 {
+			return nil, fmt.Errorf(`%w: "*" inherits the whole plan and cannot be combined with other scopes`, ErrInvalidScopes)
+		}
+		return []string{Wildcard}, nil
+	}
+	out := make([]string, 0, len(set))
+	for s := range set {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// PlanScopes is what plan grants; an unknown plan grants nothing.
+func (c *Catalog) PlanScopes(plan string) []string { return c.Plans[plan] }
+
+// Effective is what a key with keyScopes can use under plan right now: the
+// whole plan for [*], otherwise the key's scopes that the plan also grants.
+func (c *Catalog) Effective(keyScopes []string, plan string) []string {
+	granted := c.Plans[plan]
+	if slices.Equal(keyScopes, []string{Wildcard}) {
+		return slices.Clone(granted)
+	}
+	var out []string
+	for _, s := range keyScopes {
+		if slices.Contains(granted, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Match finds the route for method and path. Path segments in braces match any
+// one non-empty segment.
+func (c *Catalog) Match(method, path string) (Route, bool) {
+	method = strings.ToUpper(method)
+	segs := splitPath(path)
+	for _, r := range c.Routes {
+		if r.Method == method && matchSegments(r.segments, segs) {
+			return r, true
+		}
+	}
+	return Route{}, false
+}
+
+func splitPath(p string) []string {
+	p = strings.Trim(p, "/")
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, "/")
+}
+
+func matchSegments(pattern, segs []string) bool {
+	if len(pattern) != len(segs) {
+		return false
+	}
+	for i, p := range pattern {
+		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
+			if segs[i] == "" {
+				return false
+			}
+			continue
+		}
+		if p != segs[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// AllowsRole reports whether a session with role may use r.
+func (r Route) AllowsRole(role string) bool { return slices.Contains(r.Roles, role) }

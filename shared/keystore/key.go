@@ -1,0 +1,120 @@
+// Package keystore keeps API keys and organisations in DynamoDB.
+//
+// A key item is stored under the SHA-256 of its secret (key_hash), so that
+// the authorizer's lookup is one strongly consistent GetItem. The org-keys
+// index (org_id, key_id) lists an organisation's keys; key ids are ULIDs, so
+// they sort by creation time.
+package keystore
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// Status of a key.
+type Status string
+
+const (
+	StatusActive  Status = "active"
+	StatusRevoked Status = "revoked"
+)
+
+// Sentinel errors; the HTTP layer maps them to status codes.
+var (
+	ErrNotFound       = errors.New("api key not found")
+	ErrAlreadyRevoked = errors.New("api key already revoked")
+	ErrRevoked        = errors.New("api key is revoked")
+	ErrOrgNotFound    = errors.New("organisation not found")
+	ErrConflict       = errors.New("concurrent change, try again")
+	ErrDuplicateHash  = errors.New("key hash already stored")
+)
+
+// TimeLayout is how every time is stored: RFC 3339 UTC with fixed
+// millisecond precision, so that strings compare in time order.
+const TimeLayout = "2006-01-02T15:04:05.000Z"
+
+// FormatTime formats t for storage and for the API.
+func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+
+// Actor is who made a change, as the admin request saw them.
+type Actor struct {
+	UserID    string `dynamodbav:"user_id" json:"user_id"`
+	IP        string `dynamodbav:"ip" json:"ip"`
+	UserAgent string `dynamodbav:"user_agent" json:"user_agent"`
+}
+
+// Trace is the request's trace context.
+type Trace struct {
+	RequestID   string `dynamodbav:"request_id" json:"request_id"`
+	XRayTraceID string `dynamodbav:"xray_trace_id,omitempty" json:"xray_trace_id,omitempty"`
+	TraceParent string `dynamodbav:"traceparent,omitempty" json:"traceparent,omitempty"`
+}
+
+// Change is written onto the key item by every admin write, so the stream
+// image carries who made it and from where. A last-used write removes it,
+// which is how the audit stream tells the two apart.
+type Change struct {
+	Op    string `dynamodbav:"op"`
+	At    string `dynamodbav:"at"`
+	Actor Actor  `dynamodbav:"actor"`
+	Trace Trace  `dynamodbav:"trace"`
+}
+
+// Change operations.
+const (
+	OpCreate = "create"
+	OpUpdate = "update"
+	OpRevoke = "revoke"
+)
+
+// Key is a stored API key. It never holds the secret.
+type Key struct {
+	Hash         string   `dynamodbav:"key_hash"`
+	ID           string   `dynamodbav:"key_id"`
+	OrgID        string   `dynamodbav:"org_id"`
+	Prefix       string   `dynamodbav:"prefix"`
+	Label        string   `dynamodbav:"label"`
+	Scopes       []string `dynamodbav:"scopes"`
+	Status       Status   `dynamodbav:"status"`
+	CreatedAt    string   `dynamodbav:"created_at"`
+	CreatedBy    string   `dynamodbav:"created_by"`
+	LastUsedAt   string   `dynamodbav:"last_used_at,omitempty"`
+	RevokedAt    string   `dynamodbav:"revoked_at,omitempty"`
+	RevokedBy    string   `dynamodbav:"revoked_by,omitempty"`
+	RevokeReason string   `dynamodbav:"revoke_reason,omitempty"`
+	LastChange   *Change  `dynamodbav:"last_change,omitempty"`
+}
+
+// NewID returns a new key id: key_ and a ULID, which sorts by creation time.
+func NewID() string { return "key_" + ulid.Make().String() }
+
+// ValidID reports whether s has the shape of a key id.
+func ValidID(s string) bool {
+	rest, ok := strings.CutPrefix(s, "key_")
+	if !ok {
+		return false
+	}
+	_, err := ulid.ParseStrict(rest)
+	return err == nil && strings.ToUpper(rest) == rest
+}
+
+// Org is an organisation's plan, feature flags and active-key count.
+type Org struct {
+	ID         string   `dynamodbav:"org_id"`
+	Plan       string   `dynamodbav:"plan"`
+	Features   []string `dynamodbav:"features"`
+	ActiveKeys int      `dynamodbav:"active_keys"`
+}
+
+// HasFeature reports whether the organisation has feature f turned on.
+func (o Org) HasFeature(f string) bool {
+	for _, x := range o.Features {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,439 @@
+package keystore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// OrgKeysIndex is the index that lists an organisation's keys.
+const OrgKeysIndex = "org-keys"
+
+// API is the part of the DynamoDB client the store uses.
+type API interface {
+	GetItem(context.Context, *dynamodb.GetItemInput, ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(context.Context, *dynamodb.UpdateItemInput, ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// Store reads and writes keys and organisations.
+type Store struct {
+	db        API
+	keysTable string
+	orgsTable string
+}
+
+// New returns a store over the two tables.
+func New(db API, keysTable, orgsTable string) *Store {
+	return &Store{db: db, keysTable: keysTable, orgsTable: orgsTable}
+}
+
+func hashKey(hash string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"key_hash": &types.AttributeValueMemberS{Value: hash}}
+}
+
+func orgKey(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"org_id": &types.AttributeValueMemberS{Value: id}}
+}
+
+// Create stores a new key and counts it against its organisation, in one
+// transaction. The organisation must exist.
+func (s *Store) Create(ctx context.Context, k Key) error {
+	item, err := attributevalue.MarshalMap(k)
+	if err != nil {
+		return fmt.Errorf("create key %s: %w", k.ID, err)
+	}
+	putCond, err := expression.NewBuilder().
+		WithCondition(expression.AttributeNotExists(expression.Name("key_hash"))).Build()
+	if err != nil {
+		return fmt.Errorf("create key %s: %w", k.ID, err)
+	}
+	orgUpd, err := expression.NewBuilder().
+		WithCondition(expression.AttributeExists(expression.Name("org_id"))).
+		WithUpdate(expression.Add(expression.Name("active_keys"), expression.Value(1))).Build()
+	if err != nil {
+		return fmt.Errorf("create key %s: %w", k.ID, err)
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []types.TransactWriteItem{
+			{Put: &types.Put{
+				TableName:                 aws.String(s.keysTable),
+				Item:                      item,
+				ConditionExpression:       putCond.Condition(),
+				ExpressionAttributeNames:  putCond.Names(),
+				ExpressionAttributeValues: putCond.Values(),
+			}},
+			{Update: &types.Update{
+				TableName:                 aws.String(s.orgsTable),
+				Key:                       orgKey(k.OrgID),
+				ConditionExpression:       orgUpd.Condition(),
+				UpdateExpression:          orgUpd.Update(),
+				ExpressionAttributeNames:  orgUpd.Names(),
+				ExpressionAttributeValues: orgUpd.Values(),
+			}},
+		},
+	})
+	if reasons, ok := cancellation(err); ok {
+		switch {
+		case len(reasons) > 1 && reasons[1] == "ConditionalCheckFailed":
+			return fmt.Errorf("create key %s in %s: %w", k.ID, k.OrgID, ErrOrgNotFound)
+		case len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed":
+			return fmt.Errorf("create key %s: %w", k.ID, ErrDuplicateHash)
+		default:
+			return fmt.Errorf("create key %s: %w: %w", k.ID, ErrConflict, err)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("create key %s: %w", k.ID, err)
+	}
+	return nil
+}
+
+// cancellation returns the per-item codes of a cancelled transaction.
+func cancellation(err error) ([]string, bool) {
+	var tce *types.TransactionCanceledException
+	if !errors.As(err, &tce) {
+		return nil, false
+	}
+	codes := make([]string, len(tce.CancellationReasons))
+	for i, r := range tce.CancellationReasons {
+		codes[i] = aws.ToString(r.Code)
+	}
+	return codes, true
+}
+
+// LookupByHash is the authorizer's one strongly consistent read.
+func (s *Store) LookupByHash(ctx context.Context, hash string) (Key, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.keysTable),
+		Key:            hashKey(hash),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return Key{}, fmt.Errorf("lookup key: %w", err)
+	}
+	if out.Item == nil {
+		return Key{}, ErrNotFound
+	}
+	var k Key
+	if err := attributevalue.UnmarshalMap(out.Item, &k); err != nil {
+		return Key{}, fmt.Errorf("lookup key: %w", err)
+	}
+	return k, nil
+}
+
+// hashOf finds the hash of key id in org through the org-keys index. A key of
+// another organisation is not found.
+func (s *Store) hashOf(ctx context.Context, orgID, id string) (string, error) {
+	cond := expression.Key("org_id").Equal(expression.Value(orgID)).
+		And(expression.Key("key_id").Equal(expression.Value(id)))
+	expr, err := expression.NewBuilder().WithKeyCondition(cond).
+		WithProjection(expression.NamesList(expression.Name("key_hash"))).Build()
+	if err != nil {
+		return "", err
+	}
+	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(s.keysTable),
+		IndexName:                 aws.String(OrgKeysIndex),
+		KeyConditionExpression:    expr.KeyCondition(),
+		ProjectionExpression:      expr.Projection(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	if err != nil {
+		return "", err
+	}
+	if len(out.Items) == 0 {
+		return "", ErrNotFound
+	}
+	var row struct {
+		Hash string `dynamodbav:"key_hash"`
+	}
+	if err := attributevalue.UnmarshalMap(out.Items[0], &row); err != nil {
+		return "", err
+	}
+	return row.Hash, nil
+}
+
+// Get returns key id of org, read strongly consistently.
+func (s *Store) Get(ctx context.Context, orgID, id string) (Key, error) {
+	hash, err := s.hashOf(ctx, orgID, id)
+	if err != nil {
+		return Key{}, fmt.Errorf("get key %s: %w", id, err)
+	}
+	k, err := s.LookupByHash(ctx, hash)
+	if err != nil {
+		return Key{}, fmt.Errorf("get key %s: %w", id, err)
+	}
+	if k.OrgID != orgID {
+		return Key{}, fmt.Errorf("get key %s: %w", id, ErrNotFound)
+	}
+	return k, nil
+}
+
+// ListOptions select a page of an organisation's keys.
+type ListOptions struct {
+	Status Status // "" for all
+	Limit  int
+	Before string // key id: return keys created before this one (the cursor)
+}
+
+// List returns up to opts.Limit keys of org, newest first, and the id to pass
+// as Before for the next page ("" when there is none). The partition is always
+// the caller's organisation, so no cursor reaches another one's keys.
+func (s *Store) List(ctx context.Context, orgID string, opts ListOptions) ([]Key, string, error) {
+	kc := expression.Key("org_id").Equal(expression.Value(orgID))
+	if opts.Before != "" {
+		kc = kc.And(expression.Key("key_id").LessThan(expression.Value(opts.Before)))
+	}
+	b := expression.NewBuilder().WithKeyCondition(kc)
+	if opts.Status != "" {
+		b = b.WithFilter(expression.Name("status").Equal(expression.Value(opts.Status)))
+	}
+	expr, err := b.Build()
+	if err != nil {
+		return nil, "", fmt.Errorf("list keys: %w", err)
+	}
+	var keys []Key
+	var start map[string]types.AttributeValue
+	for {
+		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 aws.String(s.keysTable),
+			IndexName:                 aws.String(OrgKeysIndex),
+			KeyConditionExpression:    expr.KeyCondition(),
+			FilterExpression:          expr.Filter(),
+			ExpressionAttributeNames:  expr.Names(),
+			ExpressionAttributeValues: expr.Values(),
+			ScanIndexForward:          aws.Bool(false),
+			Limit:                     aws.Int32(int32(opts.Limit + 1)),
+			ExclusiveStartKey:         start,
+		})
+		if err != nil {
+			return nil, "", fmt.Errorf("list keys of %s: %w", orgID, err)
+		}
+		var page []Key
+		if err := attributevalue.UnmarshalListOfMaps(out.Items, &page); err != nil {
+			return nil, "", fmt.Errorf("list keys of %s: %w", orgID, err)
+		}
+		keys = append(keys, page...)
+		if len(keys) > opts.Limit || out.LastEvaluatedKey == nil {
+			break
+		}
+		start = out.LastEvaluatedKey
+	}
+	if len(keys) > opts.Limit {
+		keys = keys[:opts.Limit]
+		return keys, keys[len(keys)-1].ID, nil
+	}
+	return keys, "", nil
+}
+
+// Update changes the label and/or scopes of an active key of org.
+func (s *Store) Update(ctx context.Context, orgID, id string, label *string, scopes []string, change Change) (Key, error) {
+	hash, err := s.hashOf(ctx, orgID, id)
+	if err != nil {
+		return Key{}, fmt.Errorf("update key %s: %w", id, err)
+	}
+	upd := expression.Set(expression.Name("last_change"), expression.Value(change))
+	if label != nil {
+		upd = upd.Set(expression.Name("label"), expression.Value(*label))
+	}
+	if scopes != nil {
+		upd = upd.Set(expression.Name("scopes"), expression.Value(scopes))
+	}
+	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(activeIn(orgID)).Build()
+	if err != nil {
+		return Key{}, fmt.Errorf("update key %s: %w", id, err)
+	}
+	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.keysTable),
+		Key:                       hashKey(hash),
+		UpdateExpression:          expr.Update(),
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return Key{}, fmt.Errorf("update key %s: %w", id, s.whyNotActive(ctx, orgID, hash, ErrRevoked))
+	}
+	if err != nil {
+		return Key{}, fmt.Errorf("update key %s: %w", id, err)
+	}
+	var k Key
+	if err := attributevalue.UnmarshalMap(out.Attributes, &k); err != nil {
+		return Key{}, fmt.Errorf("update key %s: %w", id, err)
+	}
+	return k, nil
+}
+
+func activeIn(orgID string) expression.ConditionBuilder {
+	return expression.Name("org_id").Equal(expression.Value(orgID)).
+		And(expression.Name("status").Equal(expression.Value(StatusActive)))
+}
+
+// whyNotActive explains a failed "active key of this org" condition.
+func (s *Store) whyNotActive(ctx context.Context, orgID, hash string, revoked error) error {
+	k, err := s.LookupByHash(ctx, hash)
+	switch {
+	case errors.Is(err, ErrNotFound) || (err == nil && k.OrgID != orgID):
+		return ErrNotFound
+	case err != nil:
+		return err
+	case k.Status == StatusRevoked:
+		return revoked
+	default:
+		return ErrConflict
+	}
+}
+
+// Revoke revokes an active key of org now and uncounts it, in one
+// transaction. Of two concurrent revokes exactly one succeeds; the other
+// gets ErrAlreadyRevoked.
+func (s *Store) Revoke(ctx context.Context, orgID, id, reason string, change Change) (Key, error) {
+	hash, err := s.hashOf(ctx, orgID, id)
+	if err != nil {
+		return Key{}, fmt.Errorf("revoke key %s: %w", id, err)
+	}
+	upd := expression.Set(expression.Name("status"), expression.Value(StatusRevoked)).
+		Set(expression.Name("revoked_at"), expression.Value(change.At)).
+		Set(expression.Name("revoked_by"), expression.Value(change.Actor.UserID)).
+		Set(expression.Name("last_change"), expression.Value(change))
+	if reason != "" {
+		upd = upd.Set(expression.Name("revoke_reason"), expression.Value(reason))
+	}
+	keyExpr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(activeIn(orgID)).Build()
+	if err != nil {
+		return Key{}, fmt.Errorf("revoke key %s: %w", id, err)
+	}
+	orgExpr, err := expression.NewBuilder().
+		WithUpdate(expression.Add(expression.Name("active_keys"), expression.Value(-1))).Build()
+	if err != nil {
+		return Key{}, fmt.Errorf("revoke key %s: %w", id, err)
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
+		TransactItems: []types.TransactWriteItem{
+			{Update: &types.Update{
+				TableName:                 aws.String(s.keysTable),
+				Key:                       hashKey(hash),
+				UpdateExpression:          keyExpr.Update(),
+				ConditionExpression:       keyExpr.Condition(),
+				ExpressionAttributeNames:  keyExpr.Names(),
+				ExpressionAttributeValues: keyExpr.Values(),
+			}},
+			{Update: &types.Update{
+				TableName:                 aws.String(s.orgsTable),
+				Key:                       orgKey(orgID),
+				UpdateExpression:          orgExpr.Update(),
+				ExpressionAttributeNames:  orgExpr.Names(),
+				ExpressionAttributeValues: orgExpr.Values(),
+			}},
+		},
+	})
+	if reasons, ok := cancellation(err); ok {
+		if len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
+			return Key{}, fmt.Errorf("revoke key %s: %w", id, s.whyNotActive(ctx, orgID, hash, ErrAlreadyRevoked))
+		}
+		// TransactionConflict: another transaction on the same item won;
+		// report what it left behind.
+		if why := s.whyNotActive(ctx, orgID, hash, ErrAlreadyRevoked); errors.Is(why, ErrAlreadyRevoked) {
+			return Key{}, fmt.Errorf("revoke key %s: %w", id, why)
+		}
+		return Key{}, fmt.Errorf("revoke key %s: %w: %w", id, ErrConflict, err)
+	}
+	if err != nil {
+		return Key{}, fmt.Errorf("revoke key %s: %w", id, err)
+	}
+	k, err := s.LookupByHash(ctx, hash)
+	if err != nil {
+		return Key{}, fmt.Errorf("revoke key %s: read back: %w", id, err)
+	}
+	return k, nil
+}
+
+// LastUsedInterval is how stale last_used_at must be before it is rewritten.
+const LastUsedInterval = time.Minute
+
+// TouchLastUsed sets last_used_at to now if the stored value is more than a
+// minute old, and reports whether it wrote. It removes last_change, so the
+// audit stream can tell this write from an admin change.
+func (s *Store) TouchLastUsed(ctx context.Context, hash string, now time.Time) (bool, error) {
+	cutoff := FormatTime(now.Add(-LastUsedInterval))
+	cond := expression.AttributeExists(expression.Name("key_hash")).And(
+		expression.AttributeNotExists(expression.Name("last_used_at")).
+			Or(expression.Name("last_used_at").LessThan(expression.Value(cutoff))))
+	upd := expression.Set(expression.Name("last_used_at"), expression.Value(FormatTime(now))).
+		Remove(expression.Name("last_change"))
+	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
+	if err != nil {
+		return false, err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.keysTable),
+		Key:                       hashKey(hash),
+		UpdateExpression:          expr.Update(),
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("touch last used: %w", err)
+	}
+	return true, nil
+}
+
+// GetOrg reads an organisation.
+func (s *Store) GetOrg(ctx context.Context, id string) (Org, error) {
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.orgsTable), Key: orgKey(id)})
+	if err != nil {
+		return Org{}, fmt.Errorf("get org %s: %w", id, err)
+	}
+	if out.Item == nil {
+		return Org{}, fmt.Errorf("get org %s: %w", id, ErrOrgNotFound)
+	}
+	var o Org
+	if err := attributevalue.UnmarshalMap(out.Item, &o); err != nil {
+		return Org{}, fmt.Errorf("get org %s: %w", id, err)
+	}
+	return o, nil
+}
+
+// SetOrg creates an organisation or changes its plan and features; its
+// active-key count is left alone.
+func (s *Store) SetOrg(ctx context.Context, id, plan string, features []string) error {
+	if features == nil {
+		features = []string{}
+	}
+	expr, err := expression.NewBuilder().WithUpdate(
+		expression.Set(expression.Name("plan"), expression.Value(plan)).
+			Set(expression.Name("features"), expression.Value(features)).
+			Set(expression.Name("active_keys"), expression.IfNotExists(expression.Name("active_keys"), expression.Value(0)))).Build()
+	if err != nil {
+		return fmt.Errorf("set org %s: %w", id, err)
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.orgsTable),
+		Key:                       orgKey(id),
+		UpdateExpression:          expr.Update(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	if err != nil {
+		return fmt.Errorf("set org %s: %w", id, err)
+	}
+	return nil
+}
