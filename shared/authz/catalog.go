@@ -60,9 +60,12 @@ func (e *UnknownScopesError) Is(target error) bool { return target == ErrUnknown
 var ErrInvalidScopes = errors.New("invalid scopes")
 
 // Load reads the file named by AUTHZ_CONFIG_FILE, or the embedded default.
-func Load() (*Catalog, error) {
+func Load() (*Catalog, error) { return LoadFile(os.Getenv("AUTHZ_CONFIG_FILE")) }
+
+// LoadFile reads the catalog at path, or the embedded default when path is "".
+func LoadFile(path string) (*Catalog, error) {
 	data := config.AuthzJSON
-	if path := os.Getenv("AUTHZ_CONFIG_FILE"); path != "" {
+	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("load authz config: %w", err)

@@ -1,0 +1,160 @@
+// Package adminapi is the admin HTTP API for an organisation's keys: one
+// handler per endpoint, each a thin adapter from an API Gateway proxy event
+// to the key store and back.
+package adminapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/flowella/apikeys/shared/apikey"
+	"github.com/flowella/apikeys/shared/authz"
+	"github.com/flowella/apikeys/shared/httpapi"
+	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/session"
+)
+
+// Store is what the admin handlers need of the key store.
+type Store interface {
+	Create(ctx context.Context, k keystore.Key) error
+	Get(ctx context.Context, orgID, id string) (keystore.Key, error)
+	List(ctx context.Context, orgID string, opts keystore.ListOptions) ([]keystore.Key, string, error)
+	Update(ctx context.Context, orgID, id string, label *string, scopes []string, c keystore.Change) (keystore.Key, error)
+	Revoke(ctx context.Context, orgID, id, reason string, c keystore.Change) (keystore.Key, error)
+	GetOrg(ctx context.Context, id string) (keystore.Org, error)
+}
+
+// Handlers serve the admin endpoints.
+type Handlers struct {
+	Store   Store
+	Catalog *authz.Catalog
+	Env     apikey.Env
+	Log     *slog.Logger
+	Now     func() time.Time
+}
+
+// Proxy is the signature of a REST API proxy handler.
+type Proxy func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
+
+// endpoint wraps a handler body with the checks every admin endpoint shares:
+// a session of an owner or admin, and one place where errors become responses.
+func (h *Handlers) endpoint(name string, body func(context.Context, httpapi.Caller, events.APIGatewayProxyRequest) (int, any, error)) Proxy {
+	return func(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+		reqID := req.RequestContext.RequestID
+		caller, err := adminCaller(req)
+		if err == nil {
+			var status int
+			var out any
+			status, out, err = body(ctx, caller, req)
+			if err == nil {
+				return httpapi.JSON(status, out, reqID), nil
+			}
+		}
+		apiErr := toAPIError(err)
+		if apiErr.Status >= 500 {
+			h.logger().ErrorContext(ctx, "admin request failed", "endpoint", name, "request_id", reqID, "error", err.Error())
+		} else {
+			h.logger().InfoContext(ctx, "admin request refused", "endpoint", name, "request_id", reqID,
+				"status", apiErr.Status, "code", apiErr.Code)
+		}
+		return httpapi.ErrorResponse(apiErr, reqID), nil
+	}
+}
+
+func (h *Handlers) logger() *slog.Logger {
+	if h.Log != nil {
+		return h.Log
+	}
+	return slog.Default()
+}
+
+func (h *Handlers) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
+}
+
+// adminCaller lets through sessions of owners and admins only. API keys
+// never manage keys.
+func adminCaller(req events.APIGatewayProxyRequest) (httpapi.Caller, error) {
+	c, err := httpapi.CallerOf(req)
+	if err != nil {
+		return c, err
+	}
+	if c.Type != httpapi.PrincipalSession {
+		return c, httpapi.Forbidden("API keys cannot be used on admin endpoints; sign in as an owner or admin")
+	}
+	if c.Role != session.RoleOwner && c.Role != session.RoleAdmin {
+		return c, httpapi.Forbidden("only owners and admins can manage API keys; your role is " + c.Role)
+	}
+	if c.UserID == "" {
+		return c, httpapi.Unauthorized("session has no user id")
+	}
+	return c, nil
+}
+
+// toAPIError is the one place where domain errors become HTTP errors.
+func toAPIError(err error) *httpapi.Error {
+	var apiErr *httpapi.Error
+	var unknown *authz.UnknownScopesError
+	switch {
+	case errors.As(err, &apiErr):
+		return apiErr
+	case errors.As(err, &unknown):
+		details := make([]httpapi.Detail, len(unknown.Names))
+		for i, n := range unknown.Names {
+			details[i] = httpapi.Detail{Field: "scopes", Issue: "unknown_scope", Value: n}
+		}
+		return httpapi.Invalid(unknown.Error(), details...)
+	case errors.Is(err, authz.ErrInvalidScopes):
+		return httpapi.Invalid(err.Error(), httpapi.Detail{Field: "scopes", Issue: "invalid"})
+	case errors.Is(err, keystore.ErrNotFound):
+		return httpapi.NotFound("no API key with that id in your organisation")
+	case errors.Is(err, keystore.ErrAlreadyRevoked):
+		return &httpapi.Error{Status: http.StatusConflict, Code: httpapi.CodeAlreadyRevoked, Message: "the API key is already revoked"}
+	case errors.Is(err, keystore.ErrRevoked):
+		return &httpapi.Error{Status: http.StatusConflict, Code: httpapi.CodeConflict, Message: "the API key is revoked and cannot be changed"}
+	case errors.Is(err, keystore.ErrConflict):
+		return &httpapi.Error{Status: http.StatusConflict, Code: httpapi.CodeConflict, Message: "the API key was changed by another request; try again"}
+	case errors.Is(err, keystore.ErrOrgNotFound):
+		return &httpapi.Error{Status: http.StatusConflict, Code: "org_not_configured",
+			Message: "your organisation has no plan configured yet; ask Flowella support to set one up"}
+	}
+	return &httpapi.Error{Status: http.StatusInternalServerError, Code: httpapi.CodeInternal,
+		Message: "internal error; try again, and quote the request_id if it persists"}
+}
+
+// changeOf records who is making this change and the request's trace context.
+func (h *Handlers) changeOf(op string, c httpapi.Caller, req events.APIGatewayProxyRequest, at time.Time) keystore.Change {
+	ua := req.RequestContext.Identity.UserAgent
+	if ua == "" {
+		ua = httpapi.Header(req, "User-Agent")
+	}
+	return keystore.Change{
+		Op: op,
+		At: keystore.FormatTime(at),
+		Actor: keystore.Actor{
+			UserID:    c.UserID,
+			IP:        req.RequestContext.Identity.SourceIP,
+			UserAgent: truncate(ua, 512),
+		},
+		Trace: keystore.Trace{
+			RequestID:   req.RequestContext.RequestID,
+			XRayTraceID: truncate(httpapi.Header(req, "X-Amzn-Trace-Id"), 256),
+			TraceParent: truncate(httpapi.Header(req, "traceparent"), 256),
+		},
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

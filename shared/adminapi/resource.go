@@ -1,0 +1,54 @@
+package adminapi
+
+import "github.com/flowella/apikeys/shared/keystore"
+
+// keyResource is a key as the API shows it. It has no secret field: only the
+// create response adds one.
+type keyResource struct {
+	Object       string   `json:"object"`
+	ID           string   `json:"id"`
+	Label        string   `json:"label"`
+	Prefix       string   `json:"prefix"`
+	Scopes       []string `json:"scopes"`
+	Status       string   `json:"status"`
+	CreatedAt    string   `json:"created_at"`
+	CreatedBy    string   `json:"created_by"`
+	LastUsedAt   *string  `json:"last_used_at"`
+	RevokedAt    *string  `json:"revoked_at"`
+	RevokedBy    *string  `json:"revoked_by"`
+	RevokeReason *string  `json:"revoke_reason"`
+}
+
+// createdKey is the create response: the resource and, this once, the secret.
+type createdKey struct {
+	keyResource
+	Secret string `json:"secret"`
+}
+
+func resourceOf(k keystore.Key) keyResource {
+	scopes := k.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	return keyResource{
+		Object:       "api_key",
+		ID:           k.ID,
+		Label:        k.Label,
+		Prefix:       k.Prefix,
+		Scopes:       scopes,
+		Status:       string(k.Status),
+		CreatedAt:    k.CreatedAt,
+		CreatedBy:    k.CreatedBy,
+		LastUsedAt:   nullable(k.LastUsedAt),
+		RevokedAt:    nullable(k.RevokedAt),
+		RevokedBy:    nullable(k.RevokedBy),
+		RevokeReason: nullable(k.RevokeReason),
+	}
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

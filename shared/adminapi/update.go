@@ -1,0 +1,59 @@
+package adminapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/flowella/apikeys/shared/httpapi"
+	"github.com/flowella/apikeys/shared/keystore"
+)
+
+type updateRequest struct {
+	Label  *string         `json:"label"`
+	Scopes json.RawMessage `json:"scopes"`
+}
+
+// Update serves PATCH /v1/api-keys/{id}: a new label and/or scopes for an
+// active key.
+func (h *Handlers) Update() Proxy {
+	return h.endpoint("update", func(ctx context.Context, c httpapi.Caller, req events.APIGatewayProxyRequest) (int, any, error) {
+		id, err := keyID(req.PathParameters)
+		if err != nil {
+			return 0, nil, err
+		}
+		var in updateRequest
+		if err := httpapi.DecodeJSON(req, &in, false); err != nil {
+			return 0, nil, err
+		}
+		if in.Label == nil && in.Scopes == nil {
+			return 0, nil, httpapi.Invalid("send label, scopes or both")
+		}
+		var label *string
+		if in.Label != nil {
+			l, err := cleanLabel(*in.Label)
+			if err != nil {
+				return 0, nil, err
+			}
+			label = &l
+		}
+		var scopes []string
+		if in.Scopes != nil {
+			var raw []string
+			if err := json.Unmarshal(in.Scopes, &raw); err != nil || raw == nil {
+				return 0, nil, httpapi.Invalid(`scopes must be an array of scope names, or ["*"] to inherit the plan`,
+					httpapi.Detail{Field: "scopes", Issue: "wrong_type"})
+			}
+			if scopes, err = h.Catalog.NormalizeScopes(raw); err != nil {
+				return 0, nil, err
+			}
+		}
+		k, err := h.Store.Update(ctx, c.OrgID, id, label, scopes, h.changeOf(keystore.OpUpdate, c, req, h.now()))
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, resourceOf(k), nil
+	})
+}

@@ -1,0 +1,384 @@
+package authorizer_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/flowella/apikeys/shared/apikey"
+	"github.com/flowella/apikeys/shared/authorizer"
+	"github.com/flowella/apikeys/shared/authz"
+	"github.com/flowella/apikeys/shared/dynamotest"
+	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/session"
+)
+
+// spyDB counts the calls that reach DynamoDB Local and can inject the faults
+// DynamoDB Local cannot produce (throttling, outages).
+type spyDB struct {
+	*dynamodb.Client
+	keysTable  string
+	mu         sync.Mutex
+	keyReads   int
+	consistent bool
+	orgReads   int
+	writes     atomic.Int64
+	failReads  error
+	failWrites error
+}
+
+func (s *spyDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	s.mu.Lock()
+	if aws.ToString(in.TableName) == s.keysTable {
+		s.keyReads++
+		s.consistent = aws.ToBool(in.ConsistentRead)
+	} else {
+		s.orgReads++
+	}
+	fail := s.failReads
+	s.mu.Unlock()
+	if fail != nil {
+		return nil, fail
+	}
+	return s.Client.GetItem(ctx, in, opts...)
+}
+
+func (s *spyDB) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	if aws.ToString(in.TableName) == s.keysTable {
+		s.writes.Add(1)
+	}
+	s.mu.Lock()
+	fail := s.failWrites
+	s.mu.Unlock()
+	if fail != nil {
+		return nil, fail
+	}
+	return s.Client.UpdateItem(ctx, in, opts...)
+}
+
+func (s *spyDB) reads() (keys, orgs int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keyReads, s.orgReads
+}
+
+const hsSecret = "authorizer-test-secret-0123456789abcdef"
+
+type fixture struct {
+	spy   *spyDB
+	store *keystore.Store
+	auth  lambda.Handler
+	now   *time.Time
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	db, tables := dynamotest.Setup(t)
+	spy := &spyDB{Client: db, keysTable: tables["KeysTable"]}
+	store := keystore.New(spy, tables["KeysTable"], tables["OrgsTable"])
+	if err := store.SetOrg(context.Background(), "org_a", "hobby", nil); err != nil {
+		t.Fatal(err)
+	}
+	catalog, err := authz.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sessions, err := session.NewVerifier(context.Background(), session.Config{HS256Secret: hsSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	f := &fixture{spy: spy, store: store, now: &now}
+	a := authorizer.New(authorizer.Config{Keys: store, Orgs: store, Catalog: catalog, Sessions: sessions,
+		Env: apikey.EnvLive, Now: func() time.Time { return *f.now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	f.auth = lambda.NewHandler(a.Handle)
+	return f
+}
+
+func (f *fixture) key(t *testing.T, scopes ...string) apikey.Key {
+	t.Helper()
+	secret, _ := apikey.Generate(apikey.EnvLive)
+	if len(scopes) == 0 {
+		scopes = []string{"*"}
+	}
+	err := f.store.Create(context.Background(), keystore.Key{Hash: secret.Hash(), ID: keystore.NewID(), OrgID: "org_a",
+		Prefix: secret.Prefix(), Label: "t", Scopes: scopes, Status: keystore.StatusActive, CreatedAt: keystore.FormatTime(time.Now())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+// requestEvent is a REST API REQUEST authorizer event as API Gateway sends it.
+func requestEvent(method, path, authorization string) []byte {
+	ev := map[string]any{
+		"type":       "REQUEST",
+		"methodArn":  "arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/" + method + path,
+		"resource":   path,
+		"path":       path,
+		"httpMethod": method,
+		"headers":    map[string]string{"Authorization": authorization, "Host": "abc123.execute-api.eu-west-1.amazonaws.com"},
+		"requestContext": map[string]any{
+			"path": "/prod" + path, "accountId": "123456789012", "resourceId": "r1", "stage": "prod",
+			"requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef", "apiId": "abc123", "httpMethod": method,
+			"identity": map[string]any{"sourceIp": "203.0.113.7"},
+		},
+	}
+	b, _ := json.Marshal(ev)
+	return b
+}
+
+type outcome struct {
+	effect  string // Allow, Deny, or "" for an error
+	err     string
+	context map[string]any
+}
+
+func (f *fixture) invoke(t *testing.T, event []byte) outcome {
+	t.Helper()
+	out, err := f.auth.Invoke(context.Background(), event)
+	if err != nil {
+		return outcome{err: err.Error()}
+	}
+	var fail struct {
+		ErrorMessage string `json:"errorMessage"`
+	}
+	if json.Unmarshal(out, &fail) == nil && fail.ErrorMessage != "" {
+		return outcome{err: fail.ErrorMessage}
+	}
+	var resp events.APIGatewayCustomAuthorizerResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.PolicyDocument.Statement) != 1 {
+		t.Fatalf("policy: %s", out)
+	}
+	return outcome{effect: resp.PolicyDocument.Statement[0].Effect, context: resp.Context}
+}
+
+func TestMalformedKeysCostNoDynamoDBCall(t *testing.T) {
+	f := newFixture(t)
+	good := f.key(t).Secret()
+	other, _ := apikey.Generate(apikey.EnvTest)
+	var mutations []string
+	for _, i := range []int{10, 20, 41, 42, 47} {
+		c := byte('a')
+		if good[i] == c {
+			c = 'b'
+		}
+		mutations = append(mutations, good[:i]+string(c)+good[i+1:])
+	}
+	mutations = append(mutations, good[:47], good+"x", other.Secret(), "flwl_live_", "flwl_"+strings.Repeat("x", 100))
+	for _, m := range mutations {
+		if got := f.invoke(t, requestEvent("GET", "/v1/whoami", "Bearer "+m)); got.err != "Unauthorized" {
+			t.Fatalf("mutated key: %+v", got)
+		}
+	}
+	if keys, orgs := f.spy.reads(); keys != 0 || orgs != 0 {
+		t.Fatalf("malformed keys caused %d key reads and %d org reads", keys, orgs)
+	}
+	if got := f.invoke(t, requestEvent("GET", "/v1/whoami", "Bearer "+good)); got.effect != "Allow" {
+		t.Fatalf("valid key: %+v", got)
+	}
+	if keys, _ := f.spy.reads(); keys != 1 || !f.spy.consistent {
+		t.Fatalf("valid key: %d key reads (consistent=%v), want exactly one strongly consistent read", keys, f.spy.consistent)
+	}
+}
+
+func TestOneKeyReadPerRequestAndPlanCached(t *testing.T) {
+	f := newFixture(t)
+	k := f.key(t)
+	for i := 0; i < 5; i++ {
+		if got := f.invoke(t, requestEvent("GET", "/v1/contacts", "Bearer "+k.Secret())); got.effect != "Allow" {
+			t.Fatalf("request %d: %+v", i, got)
+		}
+	}
+	keys, orgs := f.spy.reads()
+	if keys != 5 || orgs != 1 {
+		t.Fatalf("key reads %d (want 5: never cached), org reads %d (want 1: cached)", keys, orgs)
+	}
+	*f.now = f.now.Add(authorizer.OrgCacheTTL + time.Second)
+	f.invoke(t, requestEvent("GET", "/v1/contacts", "Bearer "+k.Secret()))
+	if _, orgs := f.spy.reads(); orgs != 2 {
+		t.Fatalf("plan cached past its TTL: %d org reads", orgs)
+	}
+}
+
+func TestContextForBackends(t *testing.T) {
+	f := newFixture(t)
+	k := f.key(t, "messages:send", "analytics:read")
+	got := f.invoke(t, requestEvent("POST", "/v1/messages", "Bearer "+k.Secret()))
+	if got.effect != "Allow" {
+		t.Fatalf("%+v", got)
+	}
+	stored, _ := f.store.LookupByHash(context.Background(), k.Hash())
+	want := map[string]any{"principal_type": "api_key", "org_id": "org_a", "key_id": stored.ID,
+		"key_prefix": k.Prefix(), "scopes": "messages:send"} // analytics:read is not in the hobby plan
+	for name, v := range want {
+		if got.context[name] != v {
+			t.Fatalf("context[%s] = %v, want %v (context %v)", name, got.context[name], v, got.context)
+		}
+	}
+	if got := f.invoke(t, requestEvent("GET", "/v1/analytics/daily", "Bearer "+k.Secret())); got.effect != "Deny" {
+		t.Fatalf("scope outside the plan: %+v", got)
+	}
+}
+
+func TestDynamoDBErrorDenies(t *testing.T) {
+	f := newFixture(t)
+	k := f.key(t)
+	f.spy.failReads = errors.New("ProvisionedThroughputExceededException: throttled")
+	events := map[string][]byte{
+		"REQUEST": requestEvent("GET", "/v1/whoami", "Bearer "+k.Secret()),
+		"TOKEN":   []byte(`{"type":"TOKEN","authorizationToken":"Bearer ` + k.Secret() + `","methodArn":"arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/v1/whoami"}`),
+		"HTTP v2": httpV2Event("GET", "/v1/whoami", "Bearer "+k.Secret()),
+	}
+	for name, ev := range events {
+		out, err := f.auth.Invoke(context.Background(), ev)
+		if err == nil {
+			t.Fatalf("%s: answered %s while DynamoDB fails; want an error (API Gateway: 500, request refused)", name, out)
+		}
+		if err.Error() == "Unauthorized" {
+			t.Fatalf("%s: a storage failure must not tell the client its key is invalid", name)
+		}
+	}
+}
+
+func TestLastUsedWriteFailureDoesNotFailRequest(t *testing.T) {
+	f := newFixture(t)
+	k := f.key(t)
+	f.spy.failWrites = errors.New("ThrottlingException")
+	if got := f.invoke(t, requestEvent("GET", "/v1/whoami", "Bearer "+k.Secret())); got.effect != "Allow" {
+		t.Fatalf("%+v", got)
+	}
+}
+
+func TestLastUsedWrittenAtMostOncePerMinute(t *testing.T) {
+	f := newFixture(t)
+	k := f.key(t)
+	for i := 0; i < 20; i++ {
+		f.invoke(t, requestEvent("GET", "/v1/whoami", "Bearer "+k.Secret()))
+		*f.now = f.now.Add(2 * time.Second) // 40 s in all
+	}
+	if n := f.spy.writes.Load(); n != 1 {
+		t.Fatalf("%d last-used writes within a minute, want 1", n)
+	}
+	*f.now = f.now.Add(25 * time.Second)
+	f.invoke(t, requestEvent("GET", "/v1/whoami", "Bearer "+k.Secret()))
+	if n := f.spy.writes.Load(); n != 2 {
+		t.Fatalf("%d last-used writes after a minute, want 2", n)
+	}
+	stored, _ := f.store.LookupByHash(context.Background(), k.Hash())
+	if stored.LastUsedAt != keystore.FormatTime(*f.now) {
+		t.Fatalf("last_used_at = %s", stored.LastUsedAt)
+	}
+
+	// Many concurrent requests for a stale key still write once: the
+	// condition settles the race.
+	*f.now = f.now.Add(2 * time.Minute)
+	before := f.spy.writes.Load()
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); f.invoke(t, requestEvent("GET", "/v1/whoami", "Bearer "+k.Secret())) }()
+	}
+	wg.Wait()
+	stored2, _ := f.store.LookupByHash(context.Background(), k.Hash())
+	if stored2.LastUsedAt != keystore.FormatTime(*f.now) || f.spy.writes.Load()-before > 10 {
+		t.Fatalf("concurrent: last_used_at %s", stored2.LastUsedAt)
+	}
+}
+
+func httpV2Event(method, path, authorization string) []byte {
+	ev := map[string]any{
+		"version":        "2.0",
+		"type":           "REQUEST",
+		"routeArn":       "arn:aws:execute-api:eu-west-1:123456789012:abc123/$default/" + method + path,
+		"identitySource": []string{authorization},
+		"routeKey":       method + " " + path,
+		"rawPath":        path,
+		"headers":        map[string]string{"authorization": authorization},
+		"requestContext": map[string]any{
+			"accountId": "123456789012", "apiId": "abc123", "requestId": "r-1", "stage": "$default",
+			"http": map[string]any{"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "203.0.113.7"},
+		},
+	}
+	b, _ := json.Marshal(ev)
+	return b
+}
+
+func TestEventFormats(t *testing.T) {
+	f := newFixture(t)
+	k := f.key(t, "contacts:read")
+	admin, _ := session.IssueHS256(hsSecret, session.Principal{UserID: "u_1", OrgID: "org_a", Role: "admin"}, time.Hour, "", "")
+	member, _ := session.IssueHS256(hsSecret, session.Principal{UserID: "u_2", OrgID: "org_a", Role: "member"}, time.Hour, "", "")
+	tokenEvent := func(method, path, tok string) []byte {
+		return []byte(`{"type":"TOKEN","authorizationToken":"Bearer ` + tok + `","methodArn":"arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/` + method + path + `"}`)
+	}
+	tests := []struct {
+		name  string
+		event []byte
+		want  string // Allow, Deny, Unauthorized, true, false
+	}{
+		{"REQUEST allow", requestEvent("GET", "/v1/contacts", "Bearer "+k.Secret()), "Allow"},
+		{"REQUEST lower-case bearer", requestEvent("GET", "/v1/contacts", "bearer "+k.Secret()), "Allow"},
+		{"REQUEST missing scope", requestEvent("POST", "/v1/contacts", "Bearer "+k.Secret()), "Deny"},
+		{"REQUEST no bearer", requestEvent("GET", "/v1/contacts", k.Secret()), "Unauthorized"},
+		{"REQUEST session admin", requestEvent("GET", "/v1/api-keys", "Bearer "+admin), "Allow"},
+		{"REQUEST session member", requestEvent("GET", "/v1/api-keys", "Bearer "+member), "Deny"},
+		{"REQUEST session on key route", requestEvent("GET", "/v1/contacts", "Bearer "+admin), "Deny"},
+		{"REQUEST key on admin route", requestEvent("GET", "/v1/api-keys", "Bearer "+k.Secret()), "Deny"},
+		{"TOKEN allow", tokenEvent("GET", "/v1/contacts/c_1", k.Secret()), "Allow"},
+		{"TOKEN missing scope", tokenEvent("DELETE", "/v1/contacts/c_1", k.Secret()), "Deny"},
+		{"TOKEN garbage", tokenEvent("GET", "/v1/contacts", "nonsense"), "Unauthorized"},
+		{"HTTP v2 allow", httpV2Event("GET", "/v1/contacts", "Bearer "+k.Secret()), "true"},
+		{"HTTP v2 missing scope", httpV2Event("POST", "/v1/contacts", "Bearer "+k.Secret()), "false"},
+		{"HTTP v2 unknown key", httpV2Event("GET", "/v1/contacts", "Bearer "+f.unknownKey()), "Unauthorized"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := f.auth.Invoke(context.Background(), tt.event)
+			var got string
+			if err != nil {
+				got = err.Error()
+			}
+			var v struct {
+				ErrorMessage   string `json:"errorMessage"`
+				IsAuthorized   *bool  `json:"isAuthorized"`
+				PolicyDocument struct {
+					Statement []struct{ Effect string }
+				} `json:"policyDocument"`
+			}
+			_ = json.Unmarshal(out, &v)
+			switch {
+			case err != nil:
+			case v.ErrorMessage != "":
+				got = v.ErrorMessage
+			case v.IsAuthorized != nil:
+				got = map[bool]string{true: "true", false: "false"}[*v.IsAuthorized]
+			case len(v.PolicyDocument.Statement) == 1:
+				got = v.PolicyDocument.Statement[0].Effect
+			}
+			if got != tt.want {
+				t.Fatalf("got %q, want %q: %s", got, tt.want, out)
+			}
+		})
+	}
+}
+
+func (f *fixture) unknownKey() string {
+	k, _ := apikey.Generate(apikey.EnvLive)
+	return k.Secret()
+}

@@ -1,0 +1,260 @@
+// Package authorizer decides, for every API request, whether its bearer
+// credential — an API key or a session token — may call the route, and with
+// what identity the backend sees it.
+package authorizer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/flowella/apikeys/shared/apikey"
+	"github.com/flowella/apikeys/shared/authz"
+	"github.com/flowella/apikeys/shared/httpapi"
+	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/session"
+)
+
+// Outcome of a decision.
+type Outcome int
+
+const (
+	// Allow lets the request through with Context.
+	Allow Outcome = iota
+	// Unauthenticated is API Gateway's 401: no, malformed, unknown or revoked credential.
+	Unauthenticated
+	// Forbidden is API Gateway's 403: a valid credential that may not use this route.
+	Forbidden
+)
+
+// ErrUnavailable means the decision could not be made (storage failed); the
+// request is refused, never allowed.
+var ErrUnavailable = errors.New("authorizer unavailable")
+
+// Decision is what the authorizer concluded.
+type Decision struct {
+	Outcome     Outcome
+	PrincipalID string
+	Context     map[string]any // for the backend; strings only
+	Reason      string         // for logs, never the token
+}
+
+// Request is the part of any authorizer event a decision needs.
+type Request struct {
+	Token  string // the bearer credential, without "Bearer "
+	Method string
+	Path   string
+}
+
+// Keys is what the authorizer needs of the key store.
+type Keys interface {
+	LookupByHash(ctx context.Context, hash string) (keystore.Key, error)
+	TouchLastUsed(ctx context.Context, hash string, now time.Time) (bool, error)
+}
+
+// Orgs is where organisation plans come from.
+type Orgs interface {
+	GetOrg(ctx context.Context, id string) (keystore.Org, error)
+}
+
+// Authorizer makes decisions. Build one per process.
+type Authorizer struct {
+	keys     Keys
+	orgs     *orgCache
+	catalog  *authz.Catalog
+	sessions *session.Verifier
+	env      apikey.Env
+	log      *slog.Logger
+	now      func() time.Time
+}
+
+// Config holds an Authorizer's dependencies.
+type Config struct {
+	Keys     Keys
+	Orgs     Orgs
+	Catalog  *authz.Catalog
+	Sessions *session.Verifier
+	Env      apikey.Env
+	Log      *slog.Logger
+	Now      func() time.Time // time.Now when nil
+}
+
+// New builds an Authorizer.
+func New(c Config) *Authorizer {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	return &Authorizer{keys: c.Keys, orgs: newOrgCache(c.Orgs, c.Now), catalog: c.Catalog,
+		sessions: c.Sessions, env: c.Env, log: c.Log, now: c.Now}
+}
+
+// BearerToken extracts the credential from an Authorization header value.
+func BearerToken(header string) string {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}
+
+// Decide authenticates the credential first (401), then authorizes the route
+// (403). Routes missing from the route map are refused.
+func (a *Authorizer) Decide(ctx context.Context, r Request) (Decision, error) {
+	switch {
+	case r.Token == "":
+		return Decision{Outcome: Unauthenticated, Reason: "no bearer token"}, nil
+	case apikey.LooksLikeKey(r.Token):
+		return a.decideKey(ctx, r)
+	case session.LooksLikeJWT(r.Token):
+		return a.decideSession(r), nil
+	}
+	return Decision{Outcome: Unauthenticated, Reason: "token is neither an API key nor a session token"}, nil
+}
+
+func (a *Authorizer) decideKey(ctx context.Context, r Request) (Decision, error) {
+	key, err := apikey.Parse(r.Token, a.env)
+	if err != nil {
+		// Typos, garbage and keys of the other environment end here, with no I/O.
+		return Decision{Outcome: Unauthenticated, Reason: "malformed api key"}, nil
+	}
+	k, err := a.keys.LookupByHash(ctx, key.Hash())
+	if errors.Is(err, keystore.ErrNotFound) {
+		return Decision{Outcome: Unauthenticated, Reason: "unknown api key " + key.Prefix()}, nil
+	}
+	if err != nil {
+		return Decision{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	if k.Status != keystore.StatusActive {
+		return Decision{Outcome: Unauthenticated, Reason: "api key " + k.ID + " is " + string(k.Status)}, nil
+	}
+	route, ok := a.catalog.Match(r.Method, r.Path)
+	if !ok {
+		return Decision{Outcome: Forbidden, Reason: "route not in the route map"}, nil
+	}
+	if route.Auth != authz.AuthAPIKey {
+		return Decision{Outcome: Forbidden, Reason: "api keys may not call " + route.Method + " " + route.Path}, nil
+	}
+	org, err := a.orgs.get(ctx, k.OrgID)
+	if err != nil && !errors.Is(err, keystore.ErrOrgNotFound) {
+		return Decision{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	effective := a.catalog.Effective(k.Scopes, org.Plan)
+	if route.Scope != "" && !contains(effective, route.Scope) {
+		return Decision{Outcome: Forbidden, Reason: "api key " + k.ID + " lacks scope " + route.Scope}, nil
+	}
+	a.touch(ctx, k)
+	return Decision{
+		Outcome:     Allow,
+		PrincipalID: k.ID,
+		Reason:      "api key " + k.ID,
+		Context: map[string]any{
+			"principal_type": httpapi.PrincipalAPIKey,
+			"org_id":         k.OrgID,
+			"key_id":         k.ID,
+			"key_prefix":     k.Prefix,
+			"scopes":         strings.Join(effective, " "),
+		},
+	}, nil
+}
+
+// touch records last use at most once a minute per key: it skips the write
+// when the item it just read is fresh, and the conditional write settles
+// races between concurrent requests. Its failure never fails the request.
+func (a *Authorizer) touch(ctx context.Context, k keystore.Key) {
+	now := a.now()
+	if k.LastUsedAt != "" && k.LastUsedAt >= keystore.FormatTime(now.Add(-keystore.LastUsedInterval)) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	if _, err := a.keys.TouchLastUsed(ctx, k.Hash, now); err != nil {
+		a.log.WarnContext(ctx, "last-used update failed", "key_id", k.ID, "error", err.Error())
+	}
+}
+
+func (a *Authorizer) decideSession(r Request) Decision {
+	p, err := a.sessions.Verify(r.Token)
+	if err != nil {
+		return Decision{Outcome: Unauthenticated, Reason: err.Error()}
+	}
+	route, ok := a.catalog.Match(r.Method, r.Path)
+	switch {
+	case !ok:
+		return Decision{Outcome: Forbidden, Reason: "route not in the route map"}
+	case route.Auth != authz.AuthSession:
+		return Decision{Outcome: Forbidden, Reason: "session tokens may not call " + route.Method + " " + route.Path}
+	case !route.AllowsRole(p.Role):
+		return Decision{Outcome: Forbidden, Reason: "role " + p.Role + " may not call " + route.Method + " " + route.Path}
+	}
+	return Decision{
+		Outcome:     Allow,
+		PrincipalID: p.UserID,
+		Reason:      "session of " + p.UserID,
+		Context: map[string]any{
+			"principal_type": httpapi.PrincipalSession,
+			"org_id":         p.OrgID,
+			"user_id":        p.UserID,
+			"role":           p.Role,
+		},
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// orgCache keeps organisation plans for at most OrgCacheTTL; key items are
+// never cached.
+type orgCache struct {
+	src  Orgs
+	now  func() time.Time
+	mu   sync.Mutex
+	orgs map[string]cachedOrg
+}
+
+// OrgCacheTTL bounds how stale a plan may be.
+const OrgCacheTTL = 60 * time.Second
+
+type cachedOrg struct {
+	org     keystore.Org
+	missing bool
+	at      time.Time
+}
+
+func newOrgCache(src Orgs, now func() time.Time) *orgCache {
+	return &orgCache{src: src, now: now, orgs: map[string]cachedOrg{}}
+}
+
+func (c *orgCache) get(ctx context.Context, id string) (keystore.Org, error) {
+	now := c.now()
+	c.mu.Lock()
+	e, ok := c.orgs[id]
+	c.mu.Unlock()
+	if ok && now.Sub(e.at) < OrgCacheTTL {
+		if e.missing {
+			return keystore.Org{}, keystore.ErrOrgNotFound
+		}
+		return e.org, nil
+	}
+	org, err := c.src.GetOrg(ctx, id)
+	missing := errors.Is(err, keystore.ErrOrgNotFound)
+	if err != nil && !missing {
+		return keystore.Org{}, err
+	}
+	c.mu.Lock()
+	c.orgs[id] = cachedOrg{org: org, missing: missing, at: now}
+	c.mu.Unlock()
+	return org, err
+}

@@ -1,0 +1,167 @@
+package authorizer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// ErrUnauthorized is the error text API Gateway turns into a 401.
+var ErrUnauthorized = errors.New("Unauthorized")
+
+// Handle is the Lambda entry point. It takes the REST API REQUEST and TOKEN
+// authorizer events and the HTTP API payload 2.0 event, and answers each in
+// its own format: an IAM policy (Allow or Deny, for 403) for REST, a simple
+// response for HTTP APIs, and the error "Unauthorized" for a 401.
+func (a *Authorizer) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	var probe struct {
+		Version string `json:"version"`
+		Type    string `json:"type"`
+	}
+	if err := json.Unmarshal(raw, &probe); err != nil {
+		return nil, ErrUnauthorized
+	}
+	switch {
+	case probe.Version == "2.0" && probe.Type == "REQUEST":
+		var ev events.APIGatewayV2CustomAuthorizerV2Request
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, ErrUnauthorized
+		}
+		r := Request{
+			Token:  BearerToken(header(ev.Headers, "authorization")),
+			Method: ev.RequestContext.HTTP.Method,
+			Path:   ev.RequestContext.HTTP.Path,
+		}
+		d, err := a.decideAndLog(ctx, r, ev.RequestContext.RequestID)
+		if err != nil {
+			return nil, err
+		}
+		switch d.Outcome {
+		case Allow:
+			return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: d.Context}, nil
+		case Forbidden:
+			return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false}, nil
+		}
+		return nil, ErrUnauthorized
+	case probe.Type == "TOKEN":
+		var ev events.APIGatewayCustomAuthorizerRequest
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, ErrUnauthorized
+		}
+		method, path := splitMethodArn(ev.MethodArn)
+		d, err := a.decideAndLog(ctx, Request{Token: BearerToken(ev.AuthorizationToken), Method: method, Path: path}, "")
+		return policy(d, ev.MethodArn, err)
+	case probe.Type == "REQUEST":
+		var ev events.APIGatewayCustomAuthorizerRequestTypeRequest
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return nil, ErrUnauthorized
+		}
+		auth := header(ev.Headers, "authorization")
+		if auth == "" {
+			for k, vs := range ev.MultiValueHeaders {
+				if strings.EqualFold(k, "authorization") && len(vs) > 0 {
+					auth = vs[0]
+				}
+			}
+		}
+		r := Request{Token: BearerToken(auth), Method: ev.HTTPMethod, Path: ev.Path}
+		d, err := a.decideAndLog(ctx, r, ev.RequestContext.RequestID)
+		return policy(d, ev.MethodArn, err)
+	}
+	return nil, ErrUnauthorized
+}
+
+func (a *Authorizer) decideAndLog(ctx context.Context, r Request, requestID string) (Decision, error) {
+	d, err := a.Decide(ctx, r)
+	if err != nil {
+		a.log.ErrorContext(ctx, "authorizer refused: cannot decide", "request_id", requestID,
+			"method", r.Method, "path", r.Path, "error", err.Error())
+		return d, err
+	}
+	level := slog.LevelInfo
+	if d.Outcome != Allow {
+		level = slog.LevelWarn
+	}
+	a.log.Log(ctx, level, "authorizer decision", "request_id", requestID, "method", r.Method, "path", r.Path,
+		"outcome", d.Outcome.String(), "reason", d.Reason)
+	return d, nil
+}
+
+func (o Outcome) String() string {
+	switch o {
+	case Allow:
+		return "allow"
+	case Unauthenticated:
+		return "unauthenticated"
+	case Forbidden:
+		return "forbidden"
+	}
+	return "unknown"
+}
+
+// policy answers a REST API authorizer event. A storage failure is returned
+// as an error, which API Gateway turns into a 500: the request is refused,
+// and the client is not told its key is bad.
+func policy(d Decision, methodArn string, err error) (any, error) {
+	if err != nil {
+		return nil, ErrUnavailable
+	}
+	switch d.Outcome {
+	case Allow:
+		return events.APIGatewayCustomAuthorizerResponse{
+			PrincipalID:    d.PrincipalID,
+			PolicyDocument: document("Allow", methodArn),
+			Context:        d.Context,
+		}, nil
+	case Forbidden:
+		return events.APIGatewayCustomAuthorizerResponse{
+			PrincipalID:    "denied",
+			PolicyDocument: document("Deny", methodArn),
+		}, nil
+	}
+	return nil, ErrUnauthorized
+}
+
+func document(effect, methodArn string) events.APIGatewayCustomAuthorizerPolicy {
+	return events.APIGatewayCustomAuthorizerPolicy{
+		Version: "2012-10-17",
+		Statement: []events.IAMPolicyStatement{{
+			Action:   []string{"execute-api:Invoke"},
+			Effect:   effect,
+			Resource: []string{methodArn},
+		}},
+	}
+}
+
+// splitMethodArn reads the method and path from
+// arn:aws:execute-api:region:account:api-id/stage/METHOD/path…
+func splitMethodArn(arn string) (method, path string) {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 6 {
+		return "", ""
+	}
+	segs := strings.SplitN(parts[5], "/", 4)
+	if len(segs) < 3 {
+		return "", ""
+	}
+	method = segs[2]
+	if len(segs) == 4 {
+		path = "/" + segs[3]
+	} else {
+		path = "/"
+	}
+	return method, path
+}
+
+func header(h map[string]string, name string) string {
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,353 @@
+// Package localgw is a local stand-in for API Gateway's REST API: it routes
+// HTTP requests as template.yaml declares, runs the Lambda authorizer on every
+// guarded request (no result cache), invokes handlers through the Lambda JSON
+// path with API Gateway's event shapes, answers denials as API Gateway does,
+// and writes one access-log line per request.
+package localgw
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/flowella/apikeys/shared/apigw"
+)
+
+// MaxPayload is API Gateway's REST API payload limit.
+const MaxPayload = 10 << 20
+
+// Route maps a method and resource path to a Lambda handler.
+type Route struct {
+	Method     string // upper case; ANY matches every method
+	Resource   string // e.g. /v1/api-keys/{id}
+	Function   string // logical id, for logs
+	Handler    lambda.Handler
+	Authorizer lambda.Handler // nil for an unguarded route
+
+	segments []string
+}
+
+// Gateway serves HTTP. It is safe for concurrent use.
+type Gateway struct {
+	routes    []Route
+	accessLog io.Writer
+	logMu     sync.Mutex
+	log       *slog.Logger
+}
+
+// New builds a gateway over routes; access log lines go to accessLog.
+func New(routes []Route, accessLog io.Writer, log *slog.Logger) *Gateway {
+	for i := range routes {
+		routes[i].segments = strings.Split(strings.Trim(routes[i].Resource, "/"), "/")
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Gateway{routes: routes, accessLog: accessLog, log: log}
+}
+
+// match finds the route and path parameters. Literal segments win over
+// parameters, as in API Gateway.
+func (g *Gateway) match(method, path string) (*Route, map[string]string) {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	var best *Route
+	var bestParams map[string]string
+	bestScore := -1
+	for i := range g.routes {
+		r := &g.routes[i]
+		params, score, ok := matchSegments(r.segments, segs)
+		if !ok {
+			continue
+		}
+		if r.Method != method && r.Method != "ANY" {
+			continue
+		}
+		if score > bestScore {
+			best, bestParams, bestScore = r, params, score
+		}
+	}
+	return best, bestParams
+}
+
+func matchSegments(pattern, segs []string) (map[string]string, int, bool) {
+	params := map[string]string{}
+	score := 0
+	for i, p := range pattern {
+		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "+}") {
+			if i >= len(segs) {
+				return nil, 0, false
+			}
+			params[strings.Trim(p, "{+}")] = strings.Join(segs[i:], "/")
+			return params, score, true
+		}
+		if i >= len(segs) {
+			return nil, 0, false
+		}
+		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
+			if segs[i] == "" {
+				return nil, 0, false
+			}
+			params[strings.Trim(p, "{}")] = segs[i]
+			continue
+		}
+		if p != segs[i] {
+			return nil, 0, false
+		}
+		score++
+	}
+	if len(pattern) != len(segs) {
+		return nil, 0, false
+	}
+	return params, score, true
+}
+
+// accessEntry carries the same fields as the template's access log format.
+type accessEntry struct {
+	Time          string `json:"time"`
+	RequestID     string `json:"request_id"`
+	Method        string `json:"method"`
+	Path          string `json:"path"`
+	Status        int    `json:"status"`
+	LatencyMS     int64  `json:"latency_ms"`
+	SourceIP      string `json:"source_ip"`
+	UserAgent     string `json:"user_agent,omitempty"`
+	PrincipalType string `json:"principal_type,omitempty"`
+	OrgID         string `json:"org_id,omitempty"`
+	KeyID         string `json:"key_id,omitempty"`
+	KeyPrefix     string `json:"key_prefix,omitempty"`
+	UserID        string `json:"user_id,omitempty"`
+}
+
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	reqID := newRequestID()
+	entry := accessEntry{Time: start.UTC().Format(time.RFC3339Nano), RequestID: reqID, Method: r.Method,
+		Path: r.URL.Path, UserAgent: r.UserAgent()}
+	status := g.serve(w, r, reqID, &entry)
+	entry.Status = status
+	entry.LatencyMS = time.Since(start).Milliseconds()
+	if g.accessLog != nil {
+		b, _ := json.Marshal(entry)
+		g.logMu.Lock()
+		_, _ = g.accessLog.Write(append(b, '\n'))
+		g.logMu.Unlock()
+	}
+}
+
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, reqID string, entry *accessEntry) int {
+	w.Header().Set("X-Amzn-RequestId", reqID)
+	call, err := apigw.FromHTTP(r, reqID, MaxPayload)
+	if err != nil {
+		return gatewayError(w, http.StatusBadRequest, "Bad Request")
+	}
+	entry.SourceIP = call.SourceIP
+	if len(call.Body) > MaxPayload {
+		return gatewayError(w, http.StatusRequestEntityTooLarge, "Request Too Long")
+	}
+	route, params := g.match(r.Method, r.URL.Path)
+	if route == nil {
+		// API Gateway's answer for a method or path it does not know.
+		return gatewayError(w, http.StatusForbidden, "Missing Authentication Token")
+	}
+	call.Resource, call.PathParams = route.Resource, params
+	ctx := r.Context()
+
+	principalID, authCtx := "", map[string]any(nil)
+	if route.Authorizer != nil {
+		if r.Header.Get("Authorization") == "" {
+			// The identity source is missing: API Gateway answers 401
+			// without calling the authorizer.
+			return gatewayError(w, http.StatusUnauthorized, "Unauthorized")
+		}
+		var status int
+		principalID, authCtx, status = g.authorize(ctx, w, route, call)
+		if status != 0 {
+			return status
+		}
+		for k, dst := range map[string]*string{"principal_type": &entry.PrincipalType, "org_id": &entry.OrgID,
+			"key_id": &entry.KeyID, "key_prefix": &entry.KeyPrefix, "user_id": &entry.UserID} {
+			if v, ok := authCtx[k]; ok {
+				*dst = fmt.Sprint(v)
+			}
+		}
+	}
+
+	payload, err := json.Marshal(call.ProxyEvent(principalID, authCtx))
+	if err != nil {
+		return gatewayError(w, http.StatusInternalServerError, "Internal server error")
+	}
+	out, err := invoke(ctx, route.Handler, reqID, payload)
+	if err != nil {
+		g.log.ErrorContext(ctx, "handler failed", "function", route.Function, "request_id", reqID, "error", err.Error())
+		return gatewayError(w, http.StatusBadGateway, "Internal server error")
+	}
+	var resp events.APIGatewayProxyResponse
+	if err := json.Unmarshal(out, &resp); err != nil || resp.StatusCode == 0 {
+		return gatewayError(w, http.StatusBadGateway, "Internal server error")
+	}
+	for k, v := range resp.Headers {
+		w.Header().Set(k, v)
+	}
+	for k, vs := range resp.MultiValueHeaders {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	body := []byte(resp.Body)
+	if resp.IsBase64Encoded {
+		if body, err = base64.StdEncoding.DecodeString(resp.Body); err != nil {
+			return gatewayError(w, http.StatusBadGateway, "Internal server error")
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(body)
+	return resp.StatusCode
+}
+
+// authorize runs the REQUEST authorizer. A non-zero status means the
+// response has been written.
+func (g *Gateway) authorize(ctx context.Context, w http.ResponseWriter, route *Route, call apigw.Call) (string, map[string]any, int) {
+	payload, err := json.Marshal(call.AuthorizerEvent())
+	if err != nil {
+		return "", nil, gatewayError(w, http.StatusInternalServerError, "Internal server error")
+	}
+	out, err := invoke(ctx, route.Authorizer, call.RequestID, payload)
+	if err != nil {
+		if strings.Contains(err.Error(), "Unauthorized") {
+			return "", nil, gatewayError(w, http.StatusUnauthorized, "Unauthorized")
+		}
+		// API Gateway answers an authorizer failure with a 500.
+		g.log.ErrorContext(ctx, "authorizer failed", "request_id", call.RequestID, "error", err.Error())
+		return "", nil, gatewayError(w, http.StatusInternalServerError, "")
+	}
+	var resp events.APIGatewayCustomAuthorizerResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		return "", nil, gatewayError(w, http.StatusInternalServerError, "")
+	}
+	if !allows(resp.PolicyDocument, call.MethodArn()) {
+		return "", nil, gatewayError(w, http.StatusForbidden, "Forbidden")
+	}
+	return resp.PrincipalID, resp.Context, 0
+}
+
+// allows evaluates the policy for arn as API Gateway does: an explicit Deny
+// wins, then an Allow is needed.
+func allows(doc events.APIGatewayCustomAuthorizerPolicy, arn string) bool {
+	allowed := false
+	for _, st := range doc.Statement {
+		if !matchesAny(st.Resource, arn) || !matchesAction(st.Action) {
+			continue
+		}
+		switch st.Effect {
+		case "Deny":
+			return false
+		case "Allow":
+			allowed = true
+		}
+	}
+	return allowed
+}
+
+func matchesAction(actions []string) bool {
+	for _, a := range actions {
+		if a == "execute-api:Invoke" || a == "execute-api:*" || a == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+func matchesAny(patterns []string, arn string) bool {
+	for _, p := range patterns {
+		if wildcardMatch(p, arn) {
+			return true
+		}
+	}
+	return false
+}
+
+// wildcardMatch matches IAM-style patterns with * and ?.
+func wildcardMatch(p, s string) bool {
+	if p == "" {
+		return s == ""
+	}
+	switch p[0] {
+	case '*':
+		for i := 0; i <= len(s); i++ {
+			if wildcardMatch(p[1:], s[i:]) {
+				return true
+			}
+		}
+		return false
+	case '?':
+		return s != "" && wildcardMatch(p[1:], s[1:])
+	}
+	return s != "" && p[0] == s[0] && wildcardMatch(p[1:], s[1:])
+}
+
+// invoke calls a handler through the Lambda JSON path, with a Lambda context.
+func invoke(ctx context.Context, h lambda.Handler, reqID string, payload []byte) ([]byte, error) {
+	ctx = lambdacontext.NewContext(ctx, &lambdacontext.LambdaContext{AwsRequestID: reqID})
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out, err := h.Invoke(ctx, payload)
+	if err != nil {
+		return nil, err
+	}
+	// A handler that returned an error comes back as {"errorMessage": …}.
+	var fail struct {
+		ErrorMessage string `json:"errorMessage"`
+	}
+	if json.Unmarshal(out, &fail) == nil && fail.ErrorMessage != "" {
+		return nil, errors.New(fail.ErrorMessage)
+	}
+	return out, nil
+}
+
+// gatewayError writes API Gateway's own error body, {"message": …}.
+func gatewayError(w http.ResponseWriter, status int, message string) int {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("x-amzn-ErrorType", errorType(status))
+	w.WriteHeader(status)
+	var body []byte
+	if message == "" {
+		body = []byte(`{"message":null}`)
+	} else {
+		body, _ = json.Marshal(map[string]string{"message": message})
+	}
+	_, _ = w.Write(body)
+	return status
+}
+
+func errorType(status int) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return "UnauthorizedException"
+	case http.StatusForbidden:
+		return "AccessDeniedException"
+	case http.StatusInternalServerError:
+		return "AuthorizerConfigurationException"
+	}
+	return "InternalServerErrorException"
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}

@@ -1,0 +1,84 @@
+// Package localstack runs the whole system on one machine: it reads
+// template.yaml for tables, routes, the authorizer and stream wiring, builds
+// each function's handler with the environment the template gives it, and
+// serves them through the local API Gateway.
+package localstack
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/flowella/apikeys/shared/adminapi"
+	"github.com/flowella/apikeys/shared/authorizer"
+	"github.com/flowella/apikeys/shared/deployconfig"
+	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/session"
+	"github.com/flowella/apikeys/shared/whoami"
+)
+
+// Deps are what every function shares in one process.
+type Deps struct {
+	DB *dynamodb.Client
+}
+
+// builder constructs a function's handler from its environment, as its
+// functions/<name>/main.go does from the process environment.
+type builder func(ctx context.Context, getenv func(string) string, d Deps) (any, error)
+
+// builders maps the template's function logical ids to their code.
+var builders = map[string]builder{
+	"AuthorizerFunction": func(ctx context.Context, getenv func(string) string, d Deps) (any, error) {
+		cfg, err := deployconfig.Load(getenv)
+		if err != nil {
+			return nil, err
+		}
+		sessions, err := session.NewVerifier(ctx, session.Config{
+			HS256Secret: getenv("SESSION_HS256_SECRET"),
+			JWKSURL:     getenv("SESSION_JWKS_URL"),
+			Issuer:      getenv("SESSION_ISSUER"),
+			Audience:    getenv("SESSION_AUDIENCE"),
+			ClaimUser:   getenv("SESSION_CLAIM_USER"),
+			ClaimOrg:    getenv("SESSION_CLAIM_ORG"),
+			ClaimRole:   getenv("SESSION_CLAIM_ROLE"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		store := keystore.New(d.DB, cfg.KeysTable, cfg.OrgsTable)
+		return authorizer.New(authorizer.Config{Keys: store, Orgs: store, Catalog: cfg.Catalog,
+			Sessions: sessions, Env: cfg.KeyEnv}).Handle, nil
+	},
+	"WhoamiFunction": func(context.Context, func(string) string, Deps) (any, error) {
+		return whoami.Handle, nil
+	},
+	"CreateKeyFunction": admin(func(h *adminapi.Handlers) any { return h.Create() }),
+	"ListKeysFunction":  admin(func(h *adminapi.Handlers) any { return h.List() }),
+	"GetKeyFunction":    admin(func(h *adminapi.Handlers) any { return h.Get() }),
+	"UpdateKeyFunction": admin(func(h *adminapi.Handlers) any { return h.Update() }),
+	"RevokeKeyFunction": admin(func(h *adminapi.Handlers) any { return h.Revoke() }),
+}
+
+func admin(endpoint func(*adminapi.Handlers) any) builder {
+	return func(_ context.Context, getenv func(string) string, d Deps) (any, error) {
+		cfg, err := deployconfig.Load(getenv)
+		if err != nil {
+			return nil, err
+		}
+		h := &adminapi.Handlers{Store: keystore.New(d.DB, cfg.KeysTable, cfg.OrgsTable), Catalog: cfg.Catalog, Env: cfg.KeyEnv}
+		return endpoint(h), nil
+	}
+}
+
+func build(ctx context.Context, fn string, getenv func(string) string, d Deps) (any, error) {
+	b, ok := builders[fn]
+	if !ok {
+		return nil, fmt.Errorf("template function %s has no local builder in localstack", fn)
+	}
+	h, err := b(ctx, getenv, d)
+	if err != nil {
+		return nil, fmt.Errorf("build %s: %w", fn, err)
+	}
+	return h, nil
+}

@@ -1,0 +1,140 @@
+package localstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/flowella/apikeys/shared/authz"
+	"github.com/flowella/apikeys/shared/localgw"
+	"github.com/flowella/apikeys/shared/samtemplate"
+)
+
+// Config describes one local stack.
+type Config struct {
+	Template   *samtemplate.Template
+	DB         *dynamodb.Client
+	TableName  func(logicalID string) string // local name of a table
+	Parameters map[string]string             // template parameter overrides
+	AccessLog  io.Writer
+	Log        *slog.Logger
+}
+
+// Stack is the built system: the HTTP gateway and the functions' handlers.
+type Stack struct {
+	Gateway  *localgw.Gateway
+	Handlers map[string]lambda.Handler // by logical id
+	cfg      Config
+}
+
+// Build creates every function's handler with its template environment and
+// the gateway's routes from the template's Api events. Routes of the scope
+// map that no template function serves get the stand-in Flowella API.
+func Build(ctx context.Context, cfg Config) (*Stack, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	tpl := cfg.Template
+	s := &Stack{Handlers: map[string]lambda.Handler{}, cfg: cfg}
+	for _, fn := range tpl.Functions() {
+		env, err := tpl.Environment(fn, cfg.Parameters, cfg.TableName)
+		if err != nil {
+			return nil, err
+		}
+		h, err := build(ctx, fn, func(k string) string { return env[k] }, Deps{DB: cfg.DB})
+		if err != nil {
+			return nil, err
+		}
+		s.Handlers[fn] = lambda.NewHandler(h)
+	}
+	apiRoutes, err := tpl.APIRoutes()
+	if err != nil {
+		return nil, err
+	}
+	var routes []localgw.Route
+	served := map[string]bool{}
+	keyAuthorizer := ""
+	for _, r := range apiRoutes {
+		route := localgw.Route{Method: r.Method, Resource: r.Path, Function: r.Function, Handler: s.Handlers[r.Function]}
+		if r.Authorizer != "" {
+			if ttl := tpl.AuthorizerCacheTTL(r.API, r.AuthName); ttl != 0 {
+				cfg.Log.Warn("template caches authorizer results; the local stack never does", "ttl", ttl)
+			}
+			route.Authorizer = s.Handlers[r.Authorizer]
+			keyAuthorizer = r.Authorizer
+		}
+		routes = append(routes, route)
+		served[r.Method+" "+normalize(r.Path)] = true
+	}
+	if keyAuthorizer == "" {
+		return nil, errors.New("template: no route has an authorizer")
+	}
+	standins, err := standinRoutes(cfg, served, s.Handlers[keyAuthorizer])
+	if err != nil {
+		return nil, err
+	}
+	routes = append(routes, standins...)
+	s.Gateway = localgw.New(routes, cfg.AccessLog, cfg.Log)
+	return s, nil
+}
+
+// normalize turns every {param} into {} so paths compare by shape.
+func normalize(p string) string {
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		if strings.HasPrefix(s, "{") {
+			segs[i] = "{}"
+		}
+	}
+	return strings.Join(segs, "/")
+}
+
+func standinRoutes(cfg Config, served map[string]bool, auth lambda.Handler) ([]localgw.Route, error) {
+	catalog, err := authz.Load()
+	if err != nil {
+		return nil, err
+	}
+	var out []localgw.Route
+	for _, r := range catalog.Routes {
+		if r.Auth != authz.AuthAPIKey || served[r.Method+" "+normalize(r.Path)] {
+			continue
+		}
+		out = append(out, localgw.Route{Method: r.Method, Resource: r.Path, Function: "StandinFlowellaAPI",
+			Handler: lambda.NewHandler(standin(r)), Authorizer: auth})
+	}
+	return out, nil
+}
+
+// ServeHTTP serves the gateway.
+func (s *Stack) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.Gateway.ServeHTTP(w, r) }
+
+// CreateTables creates the template's tables that do not exist yet.
+func CreateTables(ctx context.Context, db *dynamodb.Client, tpl *samtemplate.Template, name func(string) string) error {
+	inputs, err := tpl.Tables(name)
+	if err != nil {
+		return err
+	}
+	for id, in := range inputs {
+		_, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: in.TableName})
+		var nf *types.ResourceNotFoundException
+		if err == nil {
+			continue
+		}
+		if !errors.As(err, &nf) {
+			return fmt.Errorf("describe table %s: %w", id, err)
+		}
+		if _, err := db.CreateTable(ctx, in); err != nil {
+			return fmt.Errorf("create table %s (%s): %w", id, aws.ToString(in.TableName), err)
+		}
+	}
+	return nil
+}
