@@ -13,7 +13,8 @@ LAMBDA_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) $(GO) build -tag
 
 .PHONY: test lint check-format vet cfn-lint bench run token clean \
 	build-AuthorizerFunction build-WhoamiFunction build-CreateKeyFunction build-ListKeysFunction \
-	build-GetKeyFunction build-UpdateKeyFunction build-RevokeKeyFunction
+	build-GetKeyFunction build-UpdateKeyFunction build-RevokeKeyFunction \
+	build-AuditFunction build-ListAuditEventsFunction
 
 ## test: every test, with DynamoDB Local started (and stopped) around them
 test: check-format vet cfn-lint
@@ -49,6 +50,10 @@ build-UpdateKeyFunction:
 	$(LAMBDA_BUILD) ./functions/update-key
 build-RevokeKeyFunction:
 	$(LAMBDA_BUILD) ./functions/revoke-key
+build-AuditFunction:
+	$(LAMBDA_BUILD) ./functions/audit-stream
+build-ListAuditEventsFunction:
+	$(LAMBDA_BUILD) ./functions/list-audit-events
 
 clean:
 	rm -rf .local/artifacts .aws-sam

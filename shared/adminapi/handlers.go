@@ -34,6 +34,7 @@ type Handlers struct {
 	Store   Store
 	Catalog *authz.Catalog
 	Env     apikey.Env
+	Audit   AuditLog // only GET /v1/audit-events reads it
 	Log     *slog.Logger
 	Now     func() time.Time
 }

@@ -1,4 +1,4 @@
-// Package dynamo builds the DynamoDB client every function uses, once per
+// Package dynamo builds the DynamoDB clients every function uses, once per
 // process, with the endpoint override used by sam local and the local stack.
 package dynamo
 
@@ -11,17 +11,46 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 )
 
 // New returns a client for AWS, or for the endpoint in DYNAMODB_ENDPOINT when
-// set (DynamoDB Local). DynamoDB Local accepts any credentials, so placeholder
-// ones are used when none are configured.
+// set (DynamoDB Local).
 func New(ctx context.Context) (*dynamodb.Client, error) {
 	return NewWithEndpoint(ctx, os.Getenv("DYNAMODB_ENDPOINT"))
 }
 
 // NewWithEndpoint is New with an explicit endpoint ("" for AWS).
 func NewWithEndpoint(ctx context.Context, endpoint string) (*dynamodb.Client, error) {
+	cfg, err := awsConfig(ctx, endpoint)
+	if err != nil {
+		return nil, err
+	}
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+			// DynamoDB Local's CRC32 header does not always match its body.
+			o.DisableValidateResponseChecksum = true
+		}
+	}), nil
+}
+
+// NewStreams returns a DynamoDB Streams client for the same endpoint.
+func NewStreams(ctx context.Context, endpoint string) (*dynamodbstreams.Client, error) {
+	cfg, err := awsConfig(ctx, endpoint)
+	if err != nil {
+		return nil, err
+	}
+	return dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	}), nil
+}
+
+// awsConfig loads the default configuration. DynamoDB Local accepts any
+// credentials, so placeholder ones are used when none are configured.
+func awsConfig(ctx context.Context, endpoint string) (aws.Config, error) {
 	var opts []func(*config.LoadOptions) error
 	if endpoint != "" {
 		if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {
@@ -33,13 +62,7 @@ func NewWithEndpoint(ctx context.Context, endpoint string) (*dynamodb.Client, er
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("load aws config: %w", err)
+		return aws.Config{}, fmt.Errorf("load aws config: %w", err)
 	}
-	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-			// DynamoDB Local's CRC32 header does not always match its body.
-			o.DisableValidateResponseChecksum = true
-		}
-	}), nil
+	return cfg, nil
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/flowella/apikeys/shared/dynamo"
 )
 
 // OrgKeysIndex is the index that lists an organisation's keys.
@@ -203,32 +205,17 @@ func (s *Store) List(ctx context.Context, orgID string, opts ListOptions) ([]Key
 	if err != nil {
 		return nil, "", fmt.Errorf("list keys: %w", err)
 	}
-	var keys []Key
-	var start map[string]types.AttributeValue
-	for {
-		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-			TableName:                 aws.String(s.keysTable),
-			IndexName:                 aws.String(OrgKeysIndex),
-			KeyConditionExpression:    expr.KeyCondition(),
-			FilterExpression:          expr.Filter(),
-			ExpressionAttributeNames:  expr.Names(),
-			ExpressionAttributeValues: expr.Values(),
-			ScanIndexForward:          aws.Bool(false),
-			Limit:                     aws.Int32(int32(opts.Limit + 1)),
-			ExclusiveStartKey:         start,
-		})
-		if err != nil {
-			return nil, "", fmt.Errorf("list keys of %s: %w", orgID, err)
-		}
-		var page []Key
-		if err := attributevalue.UnmarshalListOfMaps(out.Items, &page); err != nil {
-			return nil, "", fmt.Errorf("list keys of %s: %w", orgID, err)
-		}
-		keys = append(keys, page...)
-		if len(keys) > opts.Limit || out.LastEvaluatedKey == nil {
-			break
-		}
-		start = out.LastEvaluatedKey
+	keys, err := dynamo.QueryPage[Key](ctx, s.db, dynamodb.QueryInput{
+		TableName:                 aws.String(s.keysTable),
+		IndexName:                 aws.String(OrgKeysIndex),
+		KeyConditionExpression:    expr.KeyCondition(),
+		FilterExpression:          expr.Filter(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ScanIndexForward:          aws.Bool(false),
+	}, opts.Limit)
+	if err != nil {
+		return nil, "", fmt.Errorf("list keys of %s: %w", orgID, err)
 	}
 	if len(keys) > opts.Limit {
 		keys = keys[:opts.Limit]

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/flowella/apikeys/shared/adminapi"
+	"github.com/flowella/apikeys/shared/audit"
 	"github.com/flowella/apikeys/shared/authorizer"
 	"github.com/flowella/apikeys/shared/deployconfig"
 	"github.com/flowella/apikeys/shared/keystore"
@@ -53,11 +54,15 @@ var builders = map[string]builder{
 	"WhoamiFunction": func(context.Context, func(string) string, Deps) (any, error) {
 		return whoami.Handle, nil
 	},
-	"CreateKeyFunction": admin(func(h *adminapi.Handlers) any { return h.Create() }),
-	"ListKeysFunction":  admin(func(h *adminapi.Handlers) any { return h.List() }),
-	"GetKeyFunction":    admin(func(h *adminapi.Handlers) any { return h.Get() }),
-	"UpdateKeyFunction": admin(func(h *adminapi.Handlers) any { return h.Update() }),
-	"RevokeKeyFunction": admin(func(h *adminapi.Handlers) any { return h.Revoke() }),
+	"CreateKeyFunction":       admin(func(h *adminapi.Handlers) any { return h.Create() }),
+	"ListKeysFunction":        admin(func(h *adminapi.Handlers) any { return h.List() }),
+	"GetKeyFunction":          admin(func(h *adminapi.Handlers) any { return h.Get() }),
+	"UpdateKeyFunction":       admin(func(h *adminapi.Handlers) any { return h.Update() }),
+	"RevokeKeyFunction":       admin(func(h *adminapi.Handlers) any { return h.Revoke() }),
+	"ListAuditEventsFunction": admin(func(h *adminapi.Handlers) any { return h.AuditEvents() }),
+	"AuditFunction": func(_ context.Context, getenv func(string) string, d Deps) (any, error) {
+		return (&audit.Handler{DB: d.DB, Table: getenv("AUDIT_TABLE")}).Handle, nil
+	},
 }
 
 func admin(endpoint func(*adminapi.Handlers) any) builder {
@@ -67,6 +72,9 @@ func admin(endpoint func(*adminapi.Handlers) any) builder {
 			return nil, err
 		}
 		h := &adminapi.Handlers{Store: keystore.New(d.DB, cfg.KeysTable, cfg.OrgsTable), Catalog: cfg.Catalog, Env: cfg.KeyEnv}
+		if cfg.AuditTable != "" {
+			h.Audit = audit.Log{DB: d.DB, Table: cfg.AuditTable}
+		}
 		return endpoint(h), nil
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/flowella/apikeys/shared/authz"
 	"github.com/flowella/apikeys/shared/localgw"
+	"github.com/flowella/apikeys/shared/localstream"
 	"github.com/flowella/apikeys/shared/samtemplate"
 )
 
@@ -137,4 +140,38 @@ func CreateTables(ctx context.Context, db *dynamodb.Client, tpl *samtemplate.Tem
 		}
 	}
 	return nil
+}
+
+// StreamOptions say where stream delivery keeps its state.
+type StreamOptions struct {
+	Streams       localstream.Streams
+	CheckpointDir string    // "" keeps no checkpoints (start from the stream's oldest record)
+	DeadLetter    io.Writer // batches that exhaust their retries
+	Interval      time.Duration
+}
+
+// Pollers builds one stream poller per DynamoDB event source in the template.
+func (s *Stack) Pollers(opts StreamOptions) ([]*localstream.Poller, error) {
+	mappings, err := s.cfg.Template.StreamMappings()
+	if err != nil {
+		return nil, err
+	}
+	var out []*localstream.Poller
+	for _, m := range mappings {
+		p := &localstream.Poller{
+			Streams:    opts.Streams,
+			Tables:     s.cfg.DB,
+			TableName:  s.cfg.TableName(m.Table),
+			Mapping:    m,
+			Handler:    s.Handlers[m.Function],
+			DeadLetter: opts.DeadLetter,
+			Log:        s.cfg.Log,
+			Interval:   opts.Interval,
+		}
+		if opts.CheckpointDir != "" {
+			p.Checkpoint = filepath.Join(opts.CheckpointDir, "stream-"+m.Function+".json")
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }

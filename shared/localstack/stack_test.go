@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/flowella/apikeys/shared/dynamo"
 	"github.com/flowella/apikeys/shared/dynamotest"
 	"github.com/flowella/apikeys/shared/keystore"
 	"github.com/flowella/apikeys/shared/localstack"
@@ -34,6 +36,7 @@ type harness struct {
 	store  *keystore.Store
 	logs   *localstack.SyncBuffer
 	access *localstack.SyncBuffer
+	dlq    *localstack.SyncBuffer
 }
 
 // newHarness runs the local stack, built from template.yaml, on loopback
@@ -63,12 +66,37 @@ func newHarness(t *testing.T) *harness {
 	srv := httptest.NewServer(stack)
 	t.Cleanup(srv.Close)
 	store := keystore.New(db, tables["KeysTable"], tables["OrgsTable"])
-	for org, plan := range map[string]string{"org_a": "paid", "org_b": "hobby"} {
-		if err := store.SetOrg(context.Background(), org, plan, []string{"audit_log"}); err != nil {
+	for org, plan := range map[string]string{"org_a": "paid", "org_b": "hobby", "org_c": "hobby"} {
+		features := []string{"audit_log"}
+		if org == "org_c" {
+			features = nil
+		}
+		if err := store.SetOrg(context.Background(), org, plan, features); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return &harness{t: t, srv: srv, db: db, tables: tables, store: store, logs: logs, access: access}
+	streams, err := dynamo.NewStreams(context.Background(), os.Getenv("DYNAMODB_ENDPOINT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, srv: srv, db: db, tables: tables, store: store, logs: logs, access: access, dlq: &localstack.SyncBuffer{}}
+	pollers, err := stack.Pollers(localstack.StreamOptions{Streams: streams, DeadLetter: h.dlq, Interval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, p := range pollers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.Run(ctx); err != nil {
+				t.Errorf("poller: %v", err)
+			}
+		}()
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return h
 }
 
 func (h *harness) token(org, user, role string) string {
@@ -81,9 +109,10 @@ func (h *harness) token(org, user, role string) string {
 }
 
 type response struct {
-	Status int
-	Body   map[string]any
-	Raw    string
+	Status    int
+	Body      map[string]any
+	Raw       string
+	RequestID string
 }
 
 func (h *harness) do(method, path, token string, body any) response {
@@ -115,7 +144,7 @@ func (h *harness) do(method, path, token string, body any) response {
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	out := response{Status: resp.StatusCode, Raw: string(raw)}
+	out := response{Status: resp.StatusCode, Raw: string(raw), RequestID: resp.Header.Get("X-Amzn-RequestId")}
 	_ = json.Unmarshal(raw, &out.Body)
 	return out
 }

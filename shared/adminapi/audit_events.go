@@ -1,0 +1,138 @@
+package adminapi
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/flowella/apikeys/shared/audit"
+	"github.com/flowella/apikeys/shared/httpapi"
+	"github.com/flowella/apikeys/shared/keystore"
+)
+
+// AuditFeature is the organisation feature flag that opens the audit log.
+const AuditFeature = "audit_log"
+
+// AuditLog is where audit records are read from.
+type AuditLog interface {
+	List(ctx context.Context, orgID string, q audit.Query) ([]audit.Record, string, error)
+}
+
+
+type auditEvent struct {
+	Object string `json:"object"`
+	audit.Record
+}
+
+type auditList struct {
+	Object     string       `json:"object"`
+	Items      []auditEvent `json:"items"`
+	NextCursor *string      `json:"next_cursor"`
+}
+
+// AuditEvents serves GET /v1/audit-events: the organisation's audit records,
+// newest first, for organisations with the audit_log feature.
+func (h *Handlers) AuditEvents() Proxy {
+	return h.endpoint("audit-events", func(ctx context.Context, c httpapi.Caller, req events.APIGatewayProxyRequest) (int, any, error) {
+		q, err := auditQuery(req.QueryStringParameters)
+		if err != nil {
+			return 0, nil, err
+		}
+		org, err := h.Store.GetOrg(ctx, c.OrgID)
+		if err != nil && !errors.Is(err, keystore.ErrOrgNotFound) {
+			return 0, nil, err
+		}
+		if !org.HasFeature(AuditFeature) {
+			return 0, nil, &httpapi.Error{Status: http.StatusForbidden, Code: httpapi.CodeFeatureNotEnabled,
+				Message: "the audit log is not enabled for your organisation's plan"}
+		}
+		recs, next, err := h.Audit.List(ctx, c.OrgID, q)
+		if err != nil {
+			return 0, nil, err
+		}
+		out := auditList{Object: "list", Items: make([]auditEvent, len(recs))}
+		for i, r := range recs {
+			out.Items[i] = auditEvent{Object: "audit_event", Record: r}
+		}
+		if next != "" {
+			cur := base64.RawURLEncoding.EncodeToString([]byte(auditCursorTag + next))
+			out.NextCursor = &cur
+		}
+		return http.StatusOK, out, nil
+	})
+}
+
+const auditCursorTag = "a1:"
+
+func auditQuery(params map[string]string) (audit.Query, error) {
+	q := audit.Query{Limit: 50}
+	parseTime := func(name, v string) (time.Time, error) {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return t, httpapi.Invalid(name+" must be an RFC 3339 time, such as 2026-11-25T10:00:00Z",
+				httpapi.Detail{Field: name, Issue: "invalid"})
+		}
+		return t, nil
+	}
+	for name, v := range params {
+		var err error
+		switch name {
+		case "key_id":
+			if !keystore.ValidID(v) {
+				return q, httpapi.Invalid("key_id must be a key id such as key_01J…", httpapi.Detail{Field: "key_id", Issue: "invalid"})
+			}
+			q.KeyID = v
+		case "type":
+			if !slices.Contains(audit.Types, v) {
+				return q, httpapi.Invalid("type must be one of "+strings.Join(audit.Types, ", "), httpapi.Detail{Field: "type", Issue: "invalid"})
+			}
+			q.Type = v
+		case "since":
+			q.Since, err = parseTime(name, v)
+		case "until":
+			q.Until, err = parseTime(name, v)
+		case "limit":
+			n, perr := strconv.Atoi(v)
+			if perr != nil || n < 1 || n > 100 {
+				return q, httpapi.Invalid("limit must be a whole number from 1 to 100", httpapi.Detail{Field: "limit", Issue: "invalid"})
+			}
+			q.Limit = n
+		case "cursor":
+			b, derr := base64.RawURLEncoding.DecodeString(v)
+			sk, ok := strings.CutPrefix(string(b), auditCursorTag)
+			if derr != nil || !ok || !validAuditSK(sk) {
+				return q, httpapi.Invalid("cursor is not valid; pass next_cursor from the previous page unchanged",
+					httpapi.Detail{Field: "cursor", Issue: "invalid"})
+			}
+			q.Before = sk
+		default:
+			return q, httpapi.Invalid(fmt.Sprintf("unknown query parameter %q; use key_id, type, since, until, limit or cursor", clip(name)),
+				httpapi.Detail{Field: clip(name), Issue: "unknown_parameter"})
+		}
+		if err != nil {
+			return q, err
+		}
+	}
+	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Since.Before(q.Until) {
+		return q, httpapi.Invalid("since must be earlier than until", httpapi.Detail{Field: "since", Issue: "invalid"})
+	}
+	return q, nil
+}
+
+// validAuditSK checks a cursor's sort key: a stored time, "#", a record id.
+func validAuditSK(sk string) bool {
+	at, id, ok := strings.Cut(sk, "#")
+	if !ok || !strings.HasPrefix(id, "aud_") || len(id) != 30 {
+		return false
+	}
+	_, err := time.Parse(keystore.TimeLayout, at)
+	return err == nil
+}

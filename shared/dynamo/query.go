@@ -1,0 +1,41 @@
+package dynamo
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// Querier runs queries.
+type Querier interface {
+	Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+}
+
+// QueryPage runs in until it has found more than limit items or the query is
+// exhausted, following DynamoDB's pages (a filter can leave a page short),
+// and returns at most limit+1 items: one more than asked tells the caller
+// there is a next page.
+func QueryPage[T any](ctx context.Context, db Querier, in dynamodb.QueryInput, limit int) ([]T, error) {
+	var out []T
+	var start map[string]types.AttributeValue
+	for {
+		in.Limit = aws.Int32(int32(limit + 1 - len(out)))
+		in.ExclusiveStartKey = start
+		page, err := db.Query(ctx, &in)
+		if err != nil {
+			return nil, err
+		}
+		var items []T
+		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
+		if len(out) > limit || page.LastEvaluatedKey == nil {
+			return out, nil
+		}
+		start = page.LastEvaluatedKey
+	}
+}
