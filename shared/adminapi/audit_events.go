@@ -26,7 +26,6 @@ type AuditLog interface {
 	List(ctx context.Context, orgID string, q audit.Query) ([]audit.Record, string, error)
 }
 
-
 type auditEvent struct {
 	Object string `json:"object"`
 	audit.Record
