@@ -4,6 +4,7 @@
 SHELL := /bin/bash
 GO ?= go
 STATICCHECK_VERSION := v0.8.2
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 LOCAL_BIN := $(CURDIR)/.local/bin
 
 # sam build (BuildMethod: makefile) sets ARTIFACTS_DIR; Lambda runs arm64.
@@ -11,14 +12,36 @@ ARTIFACTS_DIR ?= $(CURDIR)/.local/artifacts
 GOARCH_LAMBDA ?= arm64
 LAMBDA_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap
 
-.PHONY: test lint check-format vet cfn-lint bench run token clean \
+.PHONY: run token org test lint check-format vet cfn-lint bench run token clean \
 	build-AuthorizerFunction build-WhoamiFunction build-CreateKeyFunction build-ListKeysFunction \
 	build-GetKeyFunction build-UpdateKeyFunction build-RevokeKeyFunction \
 	build-AuditFunction build-ListAuditEventsFunction
 
+## run: the whole system on 127.0.0.1:$(PORT) (default 3000), DynamoDB Local included
+run:
+	@mkdir -p .local/bin
+	$(GO) build -o .local/bin/flowella-local ./cmd/local
+	@exec .local/bin/flowella-local
+
+# `make token ORG=org_demo USER=u_1 ROLE=admin` prints a session token alone
+# on stdout. USER is also the shell's login name, so it counts only when given
+# on the command line.
+ORG ?= org_demo
+ROLE ?= admin
+TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),u_demo_admin)
+## token: print a session token for the local stack
+token:
+	@$(GO) run ./cmd/token -org '$(ORG)' -user '$(TOKEN_USER)' -role '$(ROLE)'
+
+## org: set a local organisation's plan and features, e.g. make org ORG=org_x PLAN=paid FEATURES=audit_log
+PLAN ?= hobby
+FEATURES ?=
+org:
+	@$(GO) run ./cmd/orgctl -org '$(ORG)' -plan '$(PLAN)' -features '$(FEATURES)'
+
 ## test: every test, with DynamoDB Local started (and stopped) around them
-test: check-format vet cfn-lint
-	scripts/dynamodb-local.sh run -- $(GO) test -count=1 -race ./...
+test: check-format vet cfn-lint $(LOCAL_BIN)/aws-lambda-rie
+	scripts/dynamodb-local.sh run -- $(GO) test -count=1 -race -timeout 20m ./...
 
 ## lint: gofmt, go vet, staticcheck and cfn-lint
 lint: check-format vet cfn-lint $(LOCAL_BIN)/staticcheck
@@ -32,6 +55,10 @@ vet:
 
 cfn-lint:
 	cfn-lint template.yaml
+
+# The Lambda Runtime Interface Emulator, for the built-binary tests in e2e/.
+$(LOCAL_BIN)/aws-lambda-rie:
+	GOBIN=$(LOCAL_BIN) $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
 $(LOCAL_BIN)/staticcheck:
 	GOBIN=$(LOCAL_BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)

@@ -85,6 +85,8 @@ func Start(ctx context.Context, jar, dataDir string, logTo *os.File) (*Process, 
 		p.Stop()
 		return nil, err
 	}
+	// Tools such as cmd/orgctl find the running instance here.
+	_ = os.WriteFile(filepath.Join(dataDir, "endpoint"), []byte(p.Endpoint), 0o600)
 	return p, nil
 }
 
@@ -121,6 +123,7 @@ func (p *Process) Stop() {
 		<-p.done
 	}
 	_ = os.Remove(p.pidFile)
+	_ = os.Remove(filepath.Join(filepath.Dir(p.pidFile), "endpoint"))
 }
 
 // stopStale stops the DynamoDB Local named in pidFile if it is still running

@@ -1,0 +1,207 @@
+// Command local runs the whole system on this machine with no AWS account
+// and no Docker: DynamoDB Local with data kept on disk, the tables, routes,
+// authorizer and stream wiring of template.yaml, seeded demo organisations,
+// and an HTTP server on 127.0.0.1:$PORT (3000). `make run` starts it;
+// Ctrl-C or SIGTERM stops everything it started.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/flowella/apikeys/shared/ddblocal"
+	"github.com/flowella/apikeys/shared/dynamo"
+	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/localstack"
+	"github.com/flowella/apikeys/shared/samtemplate"
+	"github.com/flowella/apikeys/shared/session"
+)
+
+// demoOrgs are seeded on every start (their plan and features are reset,
+// their keys kept).
+var demoOrgs = []struct {
+	id, plan string
+	features []string
+}{
+	{"org_demo", "paid", []string{"audit_log"}},
+	{"org_hobby", "hobby", nil},
+}
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	slog.SetDefault(log)
+	if err := run(log); err != nil {
+		log.Error("local stack stopped", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+func getenv(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func run(log *slog.Logger) error {
+	started := time.Now()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	root, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	tpl, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		return fmt.Errorf("run from the repository root: %w", err)
+	}
+	addr := "127.0.0.1:" + getenv("PORT", "3000")
+	dataDir := getenv("FLOWELLA_DATA_DIR", filepath.Join(root, ".local", "data"))
+	// Claim the port first: a busy port is the most common start-up failure.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (set PORT to use another port): %w", addr, err)
+	}
+	defer ln.Close()
+
+	secret := os.Getenv("SESSION_HS256_SECRET")
+	if secret == "" {
+		if secret, err = session.LoadOrCreateSecret(filepath.Join(root, ".local", "session-secret")); err != nil {
+			return err
+		}
+	}
+
+	jar, err := ddblocal.InstallJar(ctx, root)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return err
+	}
+	ddbLog, err := os.OpenFile(filepath.Join(dataDir, "dynamodb-local.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer ddbLog.Close()
+	ddb, err := ddblocal.Start(ctx, jar, filepath.Join(dataDir, "dynamodb"), ddbLog)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ddb.Stop()
+		log.Info("DynamoDB Local stopped", "pid", ddb.PID())
+	}()
+
+	db, err := dynamo.NewWithEndpoint(ctx, ddb.Endpoint)
+	if err != nil {
+		return err
+	}
+	tableName := func(id string) string { return id }
+	if err := localstack.CreateTables(ctx, db, tpl, tableName); err != nil {
+		return err
+	}
+	seed := keystore.New(db, tableName("KeysTable"), tableName("OrgsTable"))
+	for _, o := range demoOrgs {
+		if err := seed.SetOrg(ctx, o.id, o.plan, o.features); err != nil {
+			return err
+		}
+	}
+
+	var accessLog io.Writer = os.Stdout
+	if path := os.Getenv("ACCESS_LOG_FILE"); path != "" {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		accessLog = io.MultiWriter(os.Stdout, f)
+	}
+	stack, err := localstack.Build(ctx, localstack.Config{
+		Template:  tpl,
+		DB:        db,
+		TableName: tableName,
+		Parameters: map[string]string{
+			"SessionHS256Secret": secret,
+			"DynamoDBEndpoint":   ddb.Endpoint,
+			"KeyEnvironment":     getenv("KEY_ENVIRONMENT", "test"),
+		},
+		AccessLog: accessLog,
+		Log:       log,
+	})
+	if err != nil {
+		return err
+	}
+	streams, err := dynamo.NewStreams(ctx, ddb.Endpoint)
+	if err != nil {
+		return err
+	}
+	dlq, err := os.OpenFile(filepath.Join(dataDir, "stream-dead-letters.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer dlq.Close()
+	pollers, err := stack.Pollers(localstack.StreamOptions{Streams: streams, CheckpointDir: dataDir, DeadLetter: dlq})
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	for _, p := range pollers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.Run(ctx); err != nil {
+				log.Error("stream delivery stopped", "function", p.Mapping.Function, "error", err.Error())
+			}
+		}()
+	}
+	defer wg.Wait()
+
+	srv := &http.Server{Handler: stack, ReadHeaderTimeout: 10 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	banner(addr, ddb.Endpoint, dataDir, time.Since(started))
+
+	select {
+	case <-ctx.Done():
+		log.Info("stopping")
+	case err := <-serveErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+func banner(addr, ddbEndpoint, dataDir string, took time.Duration) {
+	base := "http://" + addr
+	fmt.Fprintf(os.Stderr, `
+Flowella API keys: local stack ready in %.1fs
+  API             %s
+  DynamoDB Local  %s (data in %s)
+  Organisations   org_demo (plan paid, audit_log on), org_hobby (plan hobby)
+
+Get a session token for an admin of org_demo:
+  TOKEN=$(make -s token ORG=org_demo USER=u_1 ROLE=admin)
+Create a key (the secret is shown once):
+  curl -s -X POST %s/v1/api-keys -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: application/json' -d '{"label":"my first key","scopes":["messages:send"]}'
+Try it:
+  curl -s %s/v1/whoami -H "Authorization: Bearer flwl_test_…"
+Access log lines (JSON) go to stdout. Ctrl-C stops everything.
+
+`, took.Seconds(), base, ddbEndpoint, dataDir, base, base)
+}

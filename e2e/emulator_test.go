@@ -1,0 +1,175 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowella/apikeys/shared/dynamotest"
+	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/samtemplate"
+)
+
+// rieFunction is one built bootstrap running under aws-lambda-rie.
+type rieFunction struct {
+	cmd    *exec.Cmd
+	invoke string
+	log    *lockedBuffer
+}
+
+func startRIE(t *testing.T, rie, bootstrap string, env map[string]string) *rieFunction {
+	t.Helper()
+	apiPort, runtimePort := freePort(t), freePort(t)
+	cmd := exec.Command(rie,
+		"--runtime-interface-emulator-address", "127.0.0.1:"+itoa(apiPort),
+		"--runtime-api-address", "127.0.0.1:"+itoa(runtimePort),
+		bootstrap)
+	cmd.Dir = filepath.Dir(bootstrap)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local"}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	f := &rieFunction{cmd: cmd, log: &lockedBuffer{},
+		invoke: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", apiPort)}
+	cmd.Stdout, cmd.Stderr = f.log, f.log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/", apiPort), 20*time.Second)
+	return f
+}
+
+func (f *rieFunction) call(t *testing.T, event []byte) map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "POST", f.invoke, bytes.NewReader(event))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("invoke: %v\n%s", err, f.log.String())
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("answer is not JSON: %q\n%s", raw, f.log.String())
+	}
+	return out
+}
+
+func sample(t *testing.T, name string, edit func(map[string]any)) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "events", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edit == nil {
+		return b
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(b, &ev); err != nil {
+		t.Fatal(err)
+	}
+	edit(ev)
+	out, _ := json.Marshal(ev)
+	return out
+}
+
+// proxyBody decodes the body of an API Gateway proxy response.
+func proxyBody(t *testing.T, resp map[string]any, wantStatus int) map[string]any {
+	t.Helper()
+	if got, _ := resp["statusCode"].(float64); int(got) != wantStatus {
+		t.Fatalf("statusCode %v, want %d: %v", resp["statusCode"], wantStatus, resp)
+	}
+	var body map[string]any
+	if err := json.Unmarshal([]byte(resp["body"].(string)), &body); err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
+// Every function is built as sam build builds it (make build-<LogicalId>),
+// for this machine's architecture so it can run here, and invoked with its
+// sample event under the Lambda Runtime Interface Emulator.
+func TestBuiltBinariesUnderTheEmulator(t *testing.T) {
+	root := repoRoot(t)
+	rie := filepath.Join(root, ".local", "bin", "aws-lambda-rie")
+	if _, err := os.Stat(rie); err != nil {
+		t.Fatalf("%s is missing: run the tests with `make test`, which installs it", rie)
+	}
+	db, tables := dynamotest.Setup(t)
+	if err := keystore.New(db, tables["KeysTable"], tables["OrgsTable"]).SetOrg(context.Background(), "org_demo", "paid", []string{"audit_log"}); err != nil {
+		t.Fatal(err)
+	}
+	tpl, err := samtemplate.Load(filepath.Join(root, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	artifacts := t.TempDir()
+	fns := map[string]*rieFunction{}
+	for _, fn := range tpl.Functions() {
+		dir := filepath.Join(artifacts, fn)
+		makeOutput(t, nil, "build-"+fn, "ARTIFACTS_DIR="+dir, "GOARCH_LAMBDA="+runtime.GOARCH)
+		env, err := tpl.Environment(fn, map[string]string{
+			"SessionHS256Secret": "rie-secret-0123456789abcdef0123456789",
+			"DynamoDBEndpoint":   os.Getenv("DYNAMODB_ENDPOINT"),
+		}, func(id string) string { return tables[id] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		fns[fn] = startRIE(t, rie, filepath.Join(dir, "bootstrap"), env)
+	}
+	if len(fns) != 9 {
+		t.Fatalf("%d functions in the template, want 9", len(fns))
+	}
+
+	for _, ev := range []string{"authorizer-request", "authorizer-token", "authorizer-http-v2"} {
+		// The samples carry a malformed key: refused as 401, without DynamoDB.
+		if got := fns["AuthorizerFunction"].call(t, sample(t, ev, nil)); got["errorMessage"] != "Unauthorized" {
+			t.Fatalf("authorizer %s: %v", ev, got)
+		}
+	}
+	who := proxyBody(t, fns["WhoamiFunction"].call(t, sample(t, "whoami", nil)), 200)
+	if who["key_id"] != "key_01KMZ0000000000000000000AB" {
+		t.Fatalf("whoami: %v", who)
+	}
+	created := proxyBody(t, fns["CreateKeyFunction"].call(t, sample(t, "create-key", nil)), 201)
+	id := created["id"].(string)
+	if !strings.HasPrefix(created["secret"].(string), "flwl_live_") {
+		t.Fatalf("create: %v", created)
+	}
+	withID := func(ev map[string]any) {
+		ev["pathParameters"] = map[string]any{"id": id}
+		ev["path"] = strings.Replace(ev["path"].(string), "key_01KMZ0000000000000000000AB", id, 1)
+	}
+	if list := proxyBody(t, fns["ListKeysFunction"].call(t, sample(t, "list-keys", nil)), 200); len(list["items"].([]any)) != 1 {
+		t.Fatalf("list: %v", list)
+	}
+	if got := proxyBody(t, fns["GetKeyFunction"].call(t, sample(t, "get-key", withID)), 200); got["id"] != id || got["secret"] != nil {
+		t.Fatalf("get: %v", got)
+	}
+	if got := proxyBody(t, fns["UpdateKeyFunction"].call(t, sample(t, "update-key", withID)), 200); got["label"] != "n8n (staging)" {
+		t.Fatalf("update: %v", got)
+	}
+	if got := proxyBody(t, fns["RevokeKeyFunction"].call(t, sample(t, "revoke-key", withID)), 200); got["status"] != "revoked" {
+		t.Fatalf("revoke: %v", got)
+	}
+	if got := fns["AuditFunction"].call(t, sample(t, "audit-stream", nil)); fmt.Sprint(got["batchItemFailures"]) != "[]" {
+		t.Fatalf("audit: %v", got)
+	}
+	events := proxyBody(t, fns["ListAuditEventsFunction"].call(t, sample(t, "list-audit-events", nil)), 200)
+	if len(events["items"].([]any)) != 4 {
+		t.Fatalf("audit events: %v", events)
+	}
+}
