@@ -37,6 +37,7 @@ type harness struct {
 	logs   *localstack.SyncBuffer
 	access *localstack.SyncBuffer
 	dlq    *localstack.SyncBuffer
+	spec   *specChecker
 }
 
 // newHarness runs the local stack, built from template.yaml, on loopback
@@ -79,7 +80,9 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, srv: srv, db: db, tables: tables, store: store, logs: logs, access: access, dlq: &localstack.SyncBuffer{}}
+	h := &harness{t: t, srv: srv, db: db, tables: tables, store: store, logs: logs, access: access, dlq: &localstack.SyncBuffer{},
+		spec: newSpecChecker(t, srv.URL)}
+	t.Cleanup(func() { t.Logf("%d responses checked against api/openapi.yaml", h.spec.checked) })
 	pollers, err := stack.Pollers(localstack.StreamOptions{Streams: streams, DeadLetter: h.dlq, Interval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +146,8 @@ func (h *harness) do(method, path, token string, body any) response {
 		h.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
+	raw := bodyCopy(resp)
+	h.spec.check(h.t, req, resp, raw)
 	out := response{Status: resp.StatusCode, Raw: string(raw), RequestID: resp.Header.Get("X-Amzn-RequestId")}
 	_ = json.Unmarshal(raw, &out.Body)
 	return out
@@ -409,6 +413,7 @@ func TestBadInputIsRefusedAndChangesNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
+			h.spec.check(t, req, resp, bodyCopy(resp))
 			var out struct {
 				Error struct {
 					Code    string `json:"code"`
