@@ -134,12 +134,23 @@ func (a *Authorizer) decideKey(ctx context.Context, r Request) (Decision, error)
 	if k.Status != keystore.StatusActive {
 		return Decision{Outcome: Unauthenticated, Reason: "api key " + k.ID + " is " + string(k.Status)}, nil
 	}
+	// Denials carry the key's identity too, so access logs show which key
+	// was refused.
+	identity := map[string]any{
+		"principal_type": httpapi.PrincipalAPIKey,
+		"org_id":         k.OrgID,
+		"key_id":         k.ID,
+		"key_prefix":     k.Prefix,
+	}
+	forbidden := func(reason string) (Decision, error) {
+		return Decision{Outcome: Forbidden, PrincipalID: k.ID, Context: identity, Reason: reason}, nil
+	}
 	route, ok := a.catalog.Match(r.Method, r.Path)
 	if !ok {
-		return Decision{Outcome: Forbidden, Reason: "route not in the route map"}, nil
+		return forbidden("route not in the route map")
 	}
 	if route.Auth != authz.AuthAPIKey {
-		return Decision{Outcome: Forbidden, Reason: "api keys may not call " + route.Method + " " + route.Path}, nil
+		return forbidden("api keys may not call " + route.Method + " " + route.Path)
 	}
 	org, err := a.orgs.get(ctx, k.OrgID)
 	if err != nil && !errors.Is(err, keystore.ErrOrgNotFound) {
@@ -147,21 +158,11 @@ func (a *Authorizer) decideKey(ctx context.Context, r Request) (Decision, error)
 	}
 	effective := a.catalog.Effective(k.Scopes, org.Plan)
 	if route.Scope != "" && !contains(effective, route.Scope) {
-		return Decision{Outcome: Forbidden, Reason: "api key " + k.ID + " lacks scope " + route.Scope}, nil
+		return forbidden("api key " + k.ID + " lacks scope " + route.Scope)
 	}
 	a.touch(ctx, k)
-	return Decision{
-		Outcome:     Allow,
-		PrincipalID: k.ID,
-		Reason:      "api key " + k.ID,
-		Context: map[string]any{
-			"principal_type": httpapi.PrincipalAPIKey,
-			"org_id":         k.OrgID,
-			"key_id":         k.ID,
-			"key_prefix":     k.Prefix,
-			"scopes":         strings.Join(effective, " "),
-		},
-	}, nil
+	identity["scopes"] = strings.Join(effective, " ")
+	return Decision{Outcome: Allow, PrincipalID: k.ID, Reason: "api key " + k.ID, Context: identity}, nil
 }
 
 // touch records last use at most once a minute per key: it skips the write

@@ -118,9 +118,14 @@ func policy(d Decision, methodArn string, err error) (any, error) {
 			Context:        d.Context,
 		}, nil
 	case Forbidden:
+		principal := d.PrincipalID
+		if principal == "" {
+			principal = "denied"
+		}
 		return events.APIGatewayCustomAuthorizerResponse{
-			PrincipalID:    "denied",
+			PrincipalID:    principal,
 			PolicyDocument: document("Deny", methodArn),
+			Context:        d.Context,
 		}, nil
 	}
 	return nil, ErrUnauthorized

@@ -175,14 +175,14 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, reqID string, en
 		}
 		var status int
 		principalID, authCtx, status = g.authorize(ctx, w, route, call)
-		if status != 0 {
-			return status
-		}
 		for k, dst := range map[string]*string{"principal_type": &entry.PrincipalType, "org_id": &entry.OrgID,
 			"key_id": &entry.KeyID, "key_prefix": &entry.KeyPrefix, "user_id": &entry.UserID} {
 			if v, ok := authCtx[k]; ok {
 				*dst = fmt.Sprint(v)
 			}
+		}
+		if status != 0 {
+			return status
 		}
 	}
 
@@ -239,7 +239,8 @@ func (g *Gateway) authorize(ctx context.Context, w http.ResponseWriter, route *R
 		return "", nil, gatewayError(w, http.StatusInternalServerError, "")
 	}
 	if !allows(resp.PolicyDocument, call.MethodArn()) {
-		return "", nil, gatewayError(w, http.StatusForbidden, "Forbidden")
+		// The context of a Deny still reaches the access log, as in API Gateway.
+		return resp.PrincipalID, resp.Context, gatewayError(w, http.StatusForbidden, "Forbidden")
 	}
 	return resp.PrincipalID, resp.Context, 0
 }

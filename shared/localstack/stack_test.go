@@ -102,6 +102,24 @@ func newHarness(t *testing.T) *harness {
 	return h
 }
 
+// accessLogged reports whether the access log has a line for this request
+// made with the key of this prefix.
+func (h *harness) accessLogged(method, path string, status int, prefix string) bool {
+	for _, line := range strings.Split(h.access.String(), "\n") {
+		var e struct {
+			Method, Path string
+			Status       int
+			KeyPrefix    string `json:"key_prefix"`
+			KeyID        string `json:"key_id"`
+		}
+		if json.Unmarshal([]byte(line), &e) == nil && e.Method == method && e.Path == path &&
+			e.Status == status && e.KeyPrefix == prefix && e.KeyID != "" {
+			return true
+		}
+	}
+	return false
+}
+
 func (h *harness) token(org, user, role string) string {
 	h.t.Helper()
 	tok, err := session.IssueHS256(testSecret, session.Principal{UserID: user, OrgID: org, Role: role}, time.Hour, "", "")
@@ -246,6 +264,8 @@ func TestScopes(t *testing.T) {
 	}
 	if r := h.do("GET", "/v1/messages", send, nil); r.Status != 403 || r.Raw != `{"message":"Forbidden"}` {
 		t.Fatalf("messages:read route with messages:send key: %d %s", r.Status, r.Raw)
+	} else if !h.accessLogged("GET", "/v1/messages", 403, send[:16]) {
+		t.Fatalf("access log of a refused key request lacks the key:\n%s", h.access.String())
 	}
 	if r := h.do("GET", "/v1/not-in-the-map", send, nil); r.Status != 403 {
 		t.Fatalf("unmapped route: %d %s", r.Status, r.Raw)
