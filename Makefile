@@ -12,7 +12,7 @@ ARTIFACTS_DIR ?= $(CURDIR)/.local/artifacts
 GOARCH_LAMBDA ?= arm64
 LAMBDA_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap
 
-.PHONY: run token org test lint check-format vet cfn-lint bench run token clean \
+.PHONY: run token org seed bench test lint check-format vet cfn-lint bench run token clean \
 	build-AuthorizerFunction build-WhoamiFunction build-CreateKeyFunction build-ListKeysFunction \
 	build-GetKeyFunction build-UpdateKeyFunction build-RevokeKeyFunction \
 	build-AuditFunction build-ListAuditEventsFunction
@@ -38,6 +38,14 @@ PLAN ?= hobby
 FEATURES ?=
 org:
 	@$(GO) run ./cmd/orgctl -org '$(ORG)' -plan '$(PLAN)' -features '$(FEATURES)'
+
+## seed: tables and demo organisations on $(DYNAMODB_ENDPOINT), for sam local
+seed:
+	$(GO) run ./cmd/local -setup-only
+
+## bench: benchmarks (key format, authorizer decisions on DynamoDB Local)
+bench:
+	scripts/dynamodb-local.sh run -- $(GO) test -run '^$$' -bench . -benchmem ./shared/apikey/ ./shared/authorizer/
 
 ## test: every test, with DynamoDB Local started (and stopped) around them
 test: check-format vet cfn-lint $(LOCAL_BIN)/aws-lambda-rie

@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,6 +20,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/flowella/apikeys/shared/ddblocal"
 	"github.com/flowella/apikeys/shared/dynamo"
@@ -39,8 +42,17 @@ var demoOrgs = []struct {
 }
 
 func main() {
+	setupOnly := flag.Bool("setup-only", false, "create the tables and seed the demo organisations on $DYNAMODB_ENDPOINT, then exit (for sam local)")
+	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	slog.SetDefault(log)
+	if *setupOnly {
+		if err := setupOnlyRun(); err != nil {
+			log.Error("setup failed", "error", err.Error())
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(log); err != nil {
 		log.Error("local stack stopped", "error", err.Error())
 		os.Exit(1)
@@ -108,15 +120,8 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	tableName := func(id string) string { return id }
-	if err := localstack.CreateTables(ctx, db, tpl, tableName); err != nil {
+	if err := setup(ctx, db, tpl); err != nil {
 		return err
-	}
-	seed := keystore.New(db, tableName("KeysTable"), tableName("OrgsTable"))
-	for _, o := range demoOrgs {
-		if err := seed.SetOrg(ctx, o.id, o.plan, o.features); err != nil {
-			return err
-		}
 	}
 
 	var accessLog io.Writer = os.Stdout
@@ -184,6 +189,45 @@ func run(log *slog.Logger) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdownCtx)
+}
+
+// tableName is a table's name in DynamoDB Local: its logical id.
+func tableName(id string) string { return id }
+
+// setup creates the template's tables and seeds the demo organisations.
+func setup(ctx context.Context, db *dynamodb.Client, tpl *samtemplate.Template) error {
+	if err := localstack.CreateTables(ctx, db, tpl, tableName); err != nil {
+		return err
+	}
+	seed := keystore.New(db, tableName("KeysTable"), tableName("OrgsTable"))
+	for _, o := range demoOrgs {
+		if err := seed.SetOrg(ctx, o.id, o.plan, o.features); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setupOnlyRun prepares a DynamoDB Local that sam local's functions use.
+func setupOnlyRun() error {
+	endpoint := os.Getenv("DYNAMODB_ENDPOINT")
+	if endpoint == "" {
+		return errors.New("set DYNAMODB_ENDPOINT, e.g. http://127.0.0.1:8000")
+	}
+	ctx := context.Background()
+	tpl, err := samtemplate.Load("template.yaml")
+	if err != nil {
+		return err
+	}
+	db, err := dynamo.NewWithEndpoint(ctx, endpoint)
+	if err != nil {
+		return err
+	}
+	if err := setup(ctx, db, tpl); err != nil {
+		return err
+	}
+	fmt.Println("tables KeysTable, OrgsTable and AuditTable ready on", endpoint, "with org_demo and org_hobby")
+	return nil
 }
 
 func banner(addr, ddbEndpoint, dataDir string, took time.Duration) {

@@ -116,3 +116,34 @@ func ExampleParse() {
 	fmt.Println(err)
 	// Output: malformed api key
 }
+
+func BenchmarkGenerate(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Generate(EnvLive); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParse(b *testing.B) {
+	k, _ := Generate(EnvLive)
+	s := k.Secret()
+	typo := s[:20] + string(s[21]) + string(s[20]) + s[22:]
+	b.Run("valid", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Parse(s, EnvLive); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("typo", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Parse(typo, EnvLive); err == nil && typo != s {
+				b.Fatal("typo accepted")
+			}
+		}
+	})
+}

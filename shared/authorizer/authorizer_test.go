@@ -80,10 +80,11 @@ type fixture struct {
 	spy   *spyDB
 	store *keystore.Store
 	auth  lambda.Handler
+	authz *authorizer.Authorizer
 	now   *time.Time
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	db, tables := dynamotest.Setup(t)
 	spy := &spyDB{Client: db, keysTable: tables["KeysTable"]}
@@ -103,11 +104,11 @@ func newFixture(t *testing.T) *fixture {
 	f := &fixture{spy: spy, store: store, now: &now}
 	a := authorizer.New(authorizer.Config{Keys: store, Orgs: store, Catalog: catalog, Sessions: sessions,
 		Env: apikey.EnvLive, Now: func() time.Time { return *f.now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	f.auth = lambda.NewHandler(a.Handle)
+	f.auth, f.authz = lambda.NewHandler(a.Handle), a
 	return f
 }
 
-func (f *fixture) key(t *testing.T, scopes ...string) apikey.Key {
+func (f *fixture) key(t testing.TB, scopes ...string) apikey.Key {
 	t.Helper()
 	secret, _ := apikey.Generate(apikey.EnvLive)
 	if len(scopes) == 0 {
