@@ -4,46 +4,37 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/flowella/apikeys/shared/authorizer"
 	"github.com/flowella/apikeys/shared/deployconfig"
-	"github.com/flowella/apikeys/shared/dynamo"
 	"github.com/flowella/apikeys/shared/keystore"
 	"github.com/flowella/apikeys/shared/session"
 )
 
 func main() {
 	ctx := context.Background()
-	log := lambdacontext.NewLogger()
-	cfg, err := deployconfig.Load(os.Getenv)
+	fn, err := deployconfig.FromEnv(ctx)
 	if err != nil {
-		log.Error("configuration", "error", err.Error())
+		fn.Log.Error("start-up", "error", err.Error())
 		os.Exit(1)
 	}
-	db, err := dynamo.New(ctx)
+	// A JWKS verifier keeps the key set fresh in the background.
+	sessions, err := session.NewVerifier(ctx, session.ConfigFromEnv(os.Getenv))
 	if err != nil {
-		log.Error("dynamodb client", "error", err.Error())
+		fn.Log.Error("session verifier", "error", err.Error())
 		os.Exit(1)
 	}
-	sessions, err := session.NewVerifier(ctx, session.ConfigFromEnv())
-	if err != nil {
-		log.Error("session verifier", "error", err.Error())
-		os.Exit(1)
-	}
-	slog.SetDefault(log)
-	store := keystore.New(db, cfg.KeysTable, cfg.OrgsTable)
+	store := keystore.New(fn.DB, fn.KeysTable, fn.OrgsTable)
 	a := authorizer.New(authorizer.Config{
 		Keys:     store,
 		Orgs:     store,
-		Catalog:  cfg.Catalog,
+		Catalog:  fn.Catalog,
 		Sessions: sessions,
-		Env:      cfg.KeyEnv,
-		Log:      log,
+		Env:      fn.KeyEnv,
+		Log:      fn.Log,
 	})
 	lambda.Start(a.Handle)
 }

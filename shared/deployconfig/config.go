@@ -4,8 +4,16 @@
 package deployconfig
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/flowella/apikeys/shared/dynamo"
 
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/authz"
@@ -42,4 +50,29 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, errors.New("KEYS_TABLE and ORGS_TABLE must be set")
 	}
 	return c, nil
+}
+
+// Function is what a function's main builds once per process: its
+// configuration, its logger and its DynamoDB client.
+type Function struct {
+	Config
+	Log *slog.Logger
+	DB  *dynamodb.Client
+}
+
+// FromEnv reads the process environment, sets up the Lambda logger (JSON,
+// with the request id) as the default, and builds the DynamoDB client. On
+// error Log is still usable, so main can report it.
+func FromEnv(ctx context.Context) (Function, error) {
+	f := Function{Log: lambdacontext.NewLogger()}
+	slog.SetDefault(f.Log)
+	cfg, err := Load(os.Getenv)
+	if err != nil {
+		return f, err
+	}
+	f.Config = cfg
+	if f.DB, err = dynamo.New(ctx); err != nil {
+		return f, err
+	}
+	return f, nil
 }

@@ -35,15 +35,7 @@ var builders = map[string]builder{
 		if err != nil {
 			return nil, err
 		}
-		sessions, err := session.NewVerifier(ctx, session.Config{
-			HS256Secret: getenv("SESSION_HS256_SECRET"),
-			JWKSURL:     getenv("SESSION_JWKS_URL"),
-			Issuer:      getenv("SESSION_ISSUER"),
-			Audience:    getenv("SESSION_AUDIENCE"),
-			ClaimUser:   getenv("SESSION_CLAIM_USER"),
-			ClaimOrg:    getenv("SESSION_CLAIM_ORG"),
-			ClaimRole:   getenv("SESSION_CLAIM_ROLE"),
-		})
+		sessions, err := session.NewVerifier(ctx, session.ConfigFromEnv(getenv))
 		if err != nil {
 			return nil, err
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -43,7 +44,7 @@ func loadSpec(t *testing.T) *openapi3.T {
 // api/openapi.yaml: its status must be documented and its body must match.
 type specChecker struct {
 	router  routers.Router
-	checked int
+	checked atomic.Int64
 }
 
 func newSpecChecker(t *testing.T, base string) *specChecker {
@@ -74,7 +75,7 @@ func (c *specChecker) check(t *testing.T, req *http.Request, resp *http.Response
 	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
 		t.Errorf("%s %s → %d does not match api/openapi.yaml: %v\nbody: %s", req.Method, req.URL.Path, resp.StatusCode, err, body)
 	}
-	c.checked++
+	c.checked.Add(1)
 }
 
 func TestOpenAPIDocumentIsValid(t *testing.T) {

@@ -82,7 +82,7 @@ func newHarness(t *testing.T) *harness {
 	}
 	h := &harness{t: t, srv: srv, db: db, tables: tables, store: store, logs: logs, access: access, dlq: &localstack.SyncBuffer{},
 		spec: newSpecChecker(t, srv.URL)}
-	t.Cleanup(func() { t.Logf("%d responses checked against api/openapi.yaml", h.spec.checked) })
+	t.Cleanup(func() { t.Logf("%d responses checked against api/openapi.yaml", h.spec.checked.Load()) })
 	pollers, err := stack.Pollers(localstack.StreamOptions{Streams: streams, DeadLetter: h.dlq, Interval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

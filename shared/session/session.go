@@ -48,16 +48,17 @@ type Config struct {
 	ClaimRole   string // default "role"
 }
 
-// ConfigFromEnv reads SESSION_* variables.
-func ConfigFromEnv() Config {
+// ConfigFromEnv reads the SESSION_* variables through getenv (os.Getenv in
+// Lambda; the template's environment in the local stack).
+func ConfigFromEnv(getenv func(string) string) Config {
 	return Config{
-		HS256Secret: os.Getenv("SESSION_HS256_SECRET"),
-		JWKSURL:     os.Getenv("SESSION_JWKS_URL"),
-		Issuer:      os.Getenv("SESSION_ISSUER"),
-		Audience:    os.Getenv("SESSION_AUDIENCE"),
-		ClaimUser:   os.Getenv("SESSION_CLAIM_USER"),
-		ClaimOrg:    os.Getenv("SESSION_CLAIM_ORG"),
-		ClaimRole:   os.Getenv("SESSION_CLAIM_ROLE"),
+		HS256Secret: getenv("SESSION_HS256_SECRET"),
+		JWKSURL:     getenv("SESSION_JWKS_URL"),
+		Issuer:      getenv("SESSION_ISSUER"),
+		Audience:    getenv("SESSION_AUDIENCE"),
+		ClaimUser:   getenv("SESSION_CLAIM_USER"),
+		ClaimOrg:    getenv("SESSION_CLAIM_ORG"),
+		ClaimRole:   getenv("SESSION_CLAIM_ROLE"),
 	}
 }
 
