@@ -105,9 +105,9 @@ func TestMutationsYieldExactlyOneAuditRecordEach(t *testing.T) {
 		t.Fatalf("%d mutations, want 13", len(want))
 	}
 
-	items := h.waitAudit("org_a", len(want))
+	h.waitAudit("org_a", len(want))
 	time.Sleep(300 * time.Millisecond) // a late duplicate would show up now
-	items = h.auditItems("org_a")
+	items := h.auditItems("org_a")
 	if len(items) != len(want) {
 		t.Fatalf("%d audit records for %d changes", len(items), len(want))
 	}
@@ -221,9 +221,9 @@ func TestLastUsedWritesProduceNoAuditRecord(t *testing.T) {
 	// A marker change after them: once it is audited, the stream has been
 	// read past every last-used write.
 	h.do("PATCH", "/v1/api-keys/"+id, admin, map[string]any{"label": "marker"})
-	items := h.waitAudit("org_a", 2)
+	h.waitAudit("org_a", 2)
 	time.Sleep(200 * time.Millisecond)
-	items = h.auditItems("org_a")
+	items := h.auditItems("org_a")
 	if len(items) != 2 || items[0]["type"] != "api_key.label_changed" || items[1]["type"] != "api_key.created" {
 		t.Fatalf("audit records: %v", items)
 	}
