@@ -147,3 +147,22 @@ func BenchmarkParse(b *testing.B) {
 		}
 	})
 }
+
+// FuzzParse: whatever the input, Parse does not panic, and what it accepts
+// is exactly a well-formed key of the environment whose checksum matches.
+func FuzzParse(f *testing.F) {
+	k, _ := Generate(EnvLive)
+	f.Add(k.Secret())
+	f.Add("flwl_live_")
+	f.Add("flwl_test_00000000000000000000000000000000000000")
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := Parse(s, EnvLive)
+		if err != nil {
+			return
+		}
+		body := s[len("flwl_live_"):]
+		if got.Secret() != s || len(s) != Length || !strings.HasPrefix(s, "flwl_live_") || checksum([]byte(body[:32])) != body[32:] {
+			t.Fatalf("accepted %q", s)
+		}
+	})
+}
