@@ -127,8 +127,7 @@ func toAPIError(err error) *httpapi.Error {
 		return &httpapi.Error{Status: http.StatusConflict, Code: "org_not_configured",
 			Message: "your organisation has no plan configured yet; ask Flowella support to set one up"}
 	}
-	return &httpapi.Error{Status: http.StatusInternalServerError, Code: httpapi.CodeInternal,
-		Message: "internal error; try again, and quote the request_id if it persists"}
+	return httpapi.AsError(err)
 }
 
 // changeOf records who is making this change and the request's trace context.

@@ -4,6 +4,7 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 )
@@ -25,6 +26,17 @@ type Detail struct {
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Message) }
+
+// AsError returns err as an *Error, or a 500 internal error that says nothing
+// of err when it is not one.
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal,
+		Message: "internal error; try again, and quote the request_id if it persists"}
+}
 
 // Stable error codes.
 const (

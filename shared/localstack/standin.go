@@ -16,7 +16,7 @@ func standin(r authz.Route) func(context.Context, events.APIGatewayProxyRequest)
 	return func(_ context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 		c, err := httpapi.CallerOf(req)
 		if err != nil {
-			return httpapi.ErrorResponse(err.(*httpapi.Error), req.RequestContext.RequestID), nil
+			return httpapi.ErrorResponse(httpapi.AsError(err), req.RequestContext.RequestID), nil
 		}
 		return httpapi.JSON(http.StatusOK, map[string]any{
 			"object":         "standin_response",

@@ -27,7 +27,7 @@ func Handle(_ context.Context, req events.APIGatewayProxyRequest) (events.APIGat
 	reqID := req.RequestContext.RequestID
 	c, err := httpapi.CallerOf(req)
 	if err != nil {
-		return httpapi.ErrorResponse(err.(*httpapi.Error), reqID), nil
+		return httpapi.ErrorResponse(httpapi.AsError(err), reqID), nil
 	}
 	if c.Type != httpapi.PrincipalAPIKey {
 		return httpapi.ErrorResponse(httpapi.Forbidden("whoami describes API keys; call it with an API key"), reqID), nil
