@@ -12,7 +12,7 @@ ARTIFACTS_DIR ?= $(CURDIR)/.local/artifacts
 GOARCH_LAMBDA ?= arm64
 LAMBDA_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap
 
-.PHONY: run token org seed bench test lint check-format vet cfn-lint bench run token clean \
+.PHONY: run token org seed bench test lint distclean check-format vet cfn-lint bench run token clean \
 	build-AuthorizerFunction build-WhoamiFunction build-CreateKeyFunction build-ListKeysFunction \
 	build-GetKeyFunction build-UpdateKeyFunction build-RevokeKeyFunction \
 	build-AuditFunction build-ListAuditEventsFunction
@@ -92,3 +92,7 @@ build-ListAuditEventsFunction:
 
 clean:
 	rm -rf .local/artifacts .aws-sam
+
+## distclean: also DynamoDB Local, the tools and the local stack's data
+distclean: clean
+	rm -rf .local
