@@ -14,8 +14,9 @@ import (
 )
 
 type createRequest struct {
-	Label  *string  `json:"label"`
-	Scopes []string `json:"scopes"`
+	Label     *string  `json:"label"`
+	Scopes    []string `json:"scopes"`
+	ExpiresAt *string  `json:"expires_at"`
 }
 
 // Create serves POST /v1/api-keys: it makes a key and returns its secret,
@@ -38,6 +39,10 @@ func (h *Handlers) Create() Proxy {
 			return 0, nil, err
 		}
 		now := h.now()
+		expiresAt, err := cleanExpiry(in.ExpiresAt, now)
+		if err != nil {
+			return 0, nil, err
+		}
 		change := h.changeOf(keystore.OpCreate, c, req, now)
 		for attempt := 0; ; attempt++ {
 			secret, err := apikey.Generate(h.Env)
@@ -54,6 +59,7 @@ func (h *Handlers) Create() Proxy {
 				Status:     keystore.StatusActive,
 				CreatedAt:  change.At,
 				CreatedBy:  c.UserID,
+				ExpiresAt:  expiresAt,
 				LastChange: &change,
 			}
 			err = h.Store.Create(ctx, k)
@@ -67,7 +73,7 @@ func (h *Handlers) Create() Proxy {
 			}
 			h.logger().InfoContext(ctx, "api key created", "request_id", change.Trace.RequestID,
 				"org_id", k.OrgID, "key_id", k.ID, "key_prefix", k.Prefix, "user_id", c.UserID)
-			return http.StatusCreated, createdKey{keyResource: resourceOf(k), Secret: secret.Secret()}, nil
+			return http.StatusCreated, createdKey{keyResource: resourceOf(k, now), Secret: secret.Secret()}, nil
 		}
 	})
 }

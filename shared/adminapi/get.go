@@ -20,6 +20,6 @@ func (h *Handlers) Get() Proxy {
 		if err != nil {
 			return 0, nil, err
 		}
-		return http.StatusOK, resourceOf(k), nil
+		return http.StatusOK, resourceOf(k, h.now()), nil
 	})
 }

@@ -121,6 +121,8 @@ func toAPIError(err error) *httpapi.Error {
 		return &httpapi.Error{Status: http.StatusConflict, Code: httpapi.CodeAlreadyRevoked, Message: "the API key is already revoked"}
 	case errors.Is(err, keystore.ErrRevoked):
 		return &httpapi.Error{Status: http.StatusConflict, Code: httpapi.CodeConflict, Message: "the API key is revoked and cannot be changed"}
+	case errors.Is(err, keystore.ErrExpired):
+		return &httpapi.Error{Status: http.StatusConflict, Code: httpapi.CodeConflict, Message: "the API key has expired and cannot be changed"}
 	case errors.Is(err, keystore.ErrConflict):
 		return &httpapi.Error{Status: http.StatusConflict, Code: httpapi.CodeConflict, Message: "the API key was changed by another request; try again"}
 	case errors.Is(err, keystore.ErrOrgNotFound):

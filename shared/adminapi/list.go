@@ -36,13 +36,14 @@ func (h *Handlers) List() Proxy {
 		if err != nil {
 			return 0, nil, err
 		}
+		opts.Now = h.now()
 		keys, next, err := h.Store.List(ctx, c.OrgID, opts)
 		if err != nil {
 			return 0, nil, err
 		}
 		out := listResponse{Object: "list", Items: make([]keyResource, len(keys)), Warnings: []warning{}}
 		for i, k := range keys {
-			out.Items[i] = resourceOf(k)
+			out.Items[i] = resourceOf(k, opts.Now)
 		}
 		if next != "" {
 			cur := encodeCursor(next)
@@ -68,8 +69,10 @@ func listOptions(q map[string]string) (keystore.ListOptions, error) {
 				opts.Status = keystore.StatusActive
 			case "revoked":
 				opts.Status = keystore.StatusRevoked
+			case "expired":
+				opts.Status = keystore.StatusExpired
 			default:
-				return opts, httpapi.Invalid("status must be active, revoked or all", httpapi.Detail{Field: "status", Issue: "invalid"})
+				return opts, httpapi.Invalid("status must be active, expired, revoked or all", httpapi.Detail{Field: "status", Issue: "invalid"})
 			}
 		case "limit":
 			n, err := strconv.Atoi(v)

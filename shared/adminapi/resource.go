@@ -1,6 +1,10 @@
 package adminapi
 
-import "github.com/flowella/apikeys/shared/keystore"
+import (
+	"time"
+
+	"github.com/flowella/apikeys/shared/keystore"
+)
 
 // keyResource is a key as the API shows it. It has no secret field: only the
 // create response adds one.
@@ -17,6 +21,7 @@ type keyResource struct {
 	RevokedAt    *string  `json:"revoked_at"`
 	RevokedBy    *string  `json:"revoked_by"`
 	RevokeReason *string  `json:"revoke_reason"`
+	ExpiresAt    *string  `json:"expires_at"`
 }
 
 // createdKey is the create response: the resource and, this once, the secret.
@@ -25,7 +30,9 @@ type createdKey struct {
 	Secret string `json:"secret"`
 }
 
-func resourceOf(k keystore.Key) keyResource {
+// resourceOf shows k as it stands at now (an active key past its expiry is
+// expired).
+func resourceOf(k keystore.Key, now time.Time) keyResource {
 	scopes := k.Scopes
 	if scopes == nil {
 		scopes = []string{}
@@ -36,13 +43,14 @@ func resourceOf(k keystore.Key) keyResource {
 		Label:        k.Label,
 		Prefix:       k.Prefix,
 		Scopes:       scopes,
-		Status:       string(k.Status),
+		Status:       string(k.StatusAt(now)),
 		CreatedAt:    k.CreatedAt,
 		CreatedBy:    k.CreatedBy,
 		LastUsedAt:   nullable(k.LastUsedAt),
 		RevokedAt:    nullable(k.RevokedAt),
 		RevokedBy:    nullable(k.RevokedBy),
 		RevokeReason: nullable(k.RevokeReason),
+		ExpiresAt:    nullable(k.ExpiresAt),
 	}
 }
 

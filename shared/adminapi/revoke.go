@@ -39,6 +39,6 @@ func (h *Handlers) Revoke() Proxy {
 		}
 		h.logger().InfoContext(ctx, "api key revoked", "request_id", change.Trace.RequestID,
 			"org_id", k.OrgID, "key_id", k.ID, "key_prefix", k.Prefix, "user_id", c.UserID)
-		return http.StatusOK, resourceOf(k), nil
+		return http.StatusOK, resourceOf(k, h.now()), nil
 	})
 }

@@ -54,6 +54,6 @@ func (h *Handlers) Update() Proxy {
 		if err != nil {
 			return 0, nil, err
 		}
-		return http.StatusOK, resourceOf(k), nil
+		return http.StatusOK, resourceOf(k, h.now()), nil
 	})
 }

@@ -3,6 +3,7 @@ package adminapi
 import (
 	"fmt"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -13,7 +14,28 @@ import (
 const (
 	maxLabel  = 100
 	maxReason = 500
+	// Expiry bounds: far enough ahead to use the key, near enough to mean it.
+	minExpiry = time.Minute
+	maxExpiry = 5 * 366 * 24 * time.Hour
 )
+
+// cleanExpiry checks an optional expires_at and returns it in storage form
+// ("" for a key that never expires).
+func cleanExpiry(raw *string, now time.Time) (string, error) {
+	if raw == nil {
+		return "", nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, *raw)
+	if err != nil {
+		return "", httpapi.Invalid("expires_at must be an RFC 3339 time, such as 2027-01-31T00:00:00Z",
+			httpapi.Detail{Field: "expires_at", Issue: "invalid"})
+	}
+	if t.Before(now.Add(minExpiry)) || t.After(now.Add(maxExpiry)) {
+		return "", httpapi.Invalid("expires_at must be between one minute and five years from now",
+			httpapi.Detail{Field: "expires_at", Issue: "out_of_range"})
+	}
+	return keystore.FormatTime(t), nil
+}
 
 // cleanLabel trims a label and checks its length and characters.
 func cleanLabel(raw string) (string, error) {

@@ -69,7 +69,11 @@ func FromStream(r events.DynamoDBEventRecord) ([]Record, error) {
 		out = append(out, newRecord(r, newKey, typ, before, after))
 	}
 	if r.EventName == "INSERT" || oldKey == nil {
-		add(TypeCreated, nil, map[string]any{"label": newKey.Label, "scopes": newKey.Scopes, "status": string(newKey.Status)})
+		after := map[string]any{"label": newKey.Label, "scopes": newKey.Scopes, "status": string(newKey.Status)}
+		if newKey.ExpiresAt != "" {
+			after["expires_at"] = newKey.ExpiresAt
+		}
+		add(TypeCreated, nil, after)
 		return out, nil
 	}
 	if oldKey.Status != newKey.Status && newKey.Status == keystore.StatusRevoked {

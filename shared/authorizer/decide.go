@@ -131,8 +131,8 @@ func (a *Authorizer) decideKey(ctx context.Context, r Request) (Decision, error)
 	if err != nil {
 		return Decision{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	if k.Status != keystore.StatusActive {
-		return Decision{Outcome: Unauthenticated, Reason: "api key " + k.ID + " is " + string(k.Status)}, nil
+	if st := k.StatusAt(a.now()); st != keystore.StatusActive {
+		return Decision{Outcome: Unauthenticated, Reason: "api key " + k.ID + " is " + string(st)}, nil
 	}
 	// Denials carry the key's identity too, so access logs show which key
 	// was refused.

@@ -20,6 +20,9 @@ type Status string
 const (
 	StatusActive  Status = "active"
 	StatusRevoked Status = "revoked"
+	// StatusExpired is never stored: an active key past its expires_at is
+	// shown as expired and refused.
+	StatusExpired Status = "expired"
 )
 
 // Sentinel errors; the HTTP layer maps them to status codes.
@@ -27,6 +30,7 @@ var (
 	ErrNotFound       = errors.New("api key not found")
 	ErrAlreadyRevoked = errors.New("api key already revoked")
 	ErrRevoked        = errors.New("api key is revoked")
+	ErrExpired        = errors.New("api key has expired")
 	ErrOrgNotFound    = errors.New("organisation not found")
 	ErrConflict       = errors.New("concurrent change, try again")
 	ErrDuplicateHash  = errors.New("key hash already stored")
@@ -85,7 +89,21 @@ type Key struct {
 	RevokedAt    string   `dynamodbav:"revoked_at,omitempty"`
 	RevokedBy    string   `dynamodbav:"revoked_by,omitempty"`
 	RevokeReason string   `dynamodbav:"revoke_reason,omitempty"`
+	ExpiresAt    string   `dynamodbav:"expires_at,omitempty"`
 	LastChange   *Change  `dynamodbav:"last_change,omitempty"`
+}
+
+// Expired reports whether k has an expiry that now has reached.
+func (k Key) Expired(now time.Time) bool {
+	return k.ExpiresAt != "" && k.ExpiresAt <= FormatTime(now)
+}
+
+// StatusAt is the status as the API shows it at now: active, expired or revoked.
+func (k Key) StatusAt(now time.Time) Status {
+	if k.Status == StatusActive && k.Expired(now) {
+		return StatusExpired
+	}
+	return k.Status
 }
 
 // NewID returns a new key id: key_ and a ULID, which sorts by creation time.

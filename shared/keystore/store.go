@@ -184,9 +184,10 @@ func (s *Store) Get(ctx context.Context, orgID, id string) (Key, error) {
 
 // ListOptions select a page of an organisation's keys.
 type ListOptions struct {
-	Status Status // "" for all
+	Status Status // "" for all; active and expired are told apart at Now
 	Limit  int
-	Before string // key id: return keys created before this one (the cursor)
+	Before string    // key id: return keys created before this one (the cursor)
+	Now    time.Time // for the active/expired filters
 }
 
 // List returns up to opts.Limit keys of org, newest first, and the id to pass
@@ -198,8 +199,16 @@ func (s *Store) List(ctx context.Context, orgID string, opts ListOptions) ([]Key
 		kc = kc.And(expression.Key("key_id").LessThan(expression.Value(opts.Before)))
 	}
 	b := expression.NewBuilder().WithKeyCondition(kc)
-	if opts.Status != "" {
-		b = b.WithFilter(expression.Name("status").Equal(expression.Value(opts.Status)))
+	now := expression.Value(FormatTime(opts.Now))
+	isActive := expression.Name("status").Equal(expression.Value(StatusActive))
+	switch opts.Status {
+	case StatusActive:
+		b = b.WithFilter(isActive.And(expression.AttributeNotExists(expression.Name("expires_at")).
+			Or(expression.Name("expires_at").GreaterThan(now))))
+	case StatusExpired:
+		b = b.WithFilter(isActive.And(expression.Name("expires_at").LessThanEqual(now)))
+	case StatusRevoked:
+		b = b.WithFilter(expression.Name("status").Equal(expression.Value(StatusRevoked)))
 	}
 	expr, err := b.Build()
 	if err != nil {
@@ -224,7 +233,7 @@ func (s *Store) List(ctx context.Context, orgID string, opts ListOptions) ([]Key
 	return keys, "", nil
 }
 
-// Update changes the label and/or scopes of an active key of org.
+// Update changes the label and/or scopes of an active, unexpired key of org.
 func (s *Store) Update(ctx context.Context, orgID, id string, label *string, scopes []string, change Change) (Key, error) {
 	hash, err := s.hashOf(ctx, orgID, id)
 	if err != nil {
@@ -237,7 +246,9 @@ func (s *Store) Update(ctx context.Context, orgID, id string, label *string, sco
 	if scopes != nil {
 		upd = upd.Set(expression.Name("scopes"), expression.Value(scopes))
 	}
-	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(activeIn(orgID)).Build()
+	unexpired := expression.AttributeNotExists(expression.Name("expires_at")).
+		Or(expression.Name("expires_at").GreaterThan(expression.Value(change.At)))
+	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(activeIn(orgID).And(unexpired)).Build()
 	if err != nil {
 		return Key{}, fmt.Errorf("update key %s: %w", id, err)
 	}
@@ -279,6 +290,8 @@ func (s *Store) whyNotActive(ctx context.Context, orgID, hash string, revoked er
 		return err
 	case k.Status == StatusRevoked:
 		return revoked
+	case k.Expired(time.Now()):
+		return ErrExpired
 	default:
 		return ErrConflict
 	}
