@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
@@ -134,6 +135,32 @@ func TestAdminHandlersRefuseWithoutAdminSession(t *testing.T) {
 			status, body := invoke(t, h.Create(), ev)
 			if status != c.status || body["request_id"] == nil {
 				t.Fatalf("%d %v", status, body)
+			}
+		})
+	}
+}
+
+func TestHygieneFlags(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) string { return keystore.FormatTime(now.Add(-d)) }
+	day := 24 * time.Hour
+	tests := []struct {
+		name string
+		key  keystore.Key
+		want string
+	}{
+		{"fresh", keystore.Key{Status: keystore.StatusActive, CreatedAt: at(day), LastUsedAt: at(time.Hour)}, ""},
+		{"never used for 91 days", keystore.Key{Status: keystore.StatusActive, CreatedAt: at(91 * day)}, "unused_90_days"},
+		{"used 89 days ago", keystore.Key{Status: keystore.StatusActive, CreatedAt: at(200 * day), LastUsedAt: at(89 * day)}, ""},
+		{"old and idle", keystore.Key{Status: keystore.StatusActive, CreatedAt: at(400 * day), LastUsedAt: at(100 * day)}, "older_than_12_months,unused_90_days"},
+		{"old but busy", keystore.Key{Status: keystore.StatusActive, CreatedAt: at(400 * day), LastUsedAt: at(day)}, "older_than_12_months"},
+		{"revoked keys are not flagged", keystore.Key{Status: keystore.StatusRevoked, CreatedAt: at(400 * day)}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &adminapi.Handlers{Now: func() time.Time { return now }}
+			if got := strings.Join(adminapi.HygieneFlags(h, tt.key), ","); got != tt.want {
+				t.Fatalf("flags %q, want %q", got, tt.want)
 			}
 		})
 	}

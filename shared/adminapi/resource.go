@@ -22,6 +22,37 @@ type keyResource struct {
 	RevokedBy    *string  `json:"revoked_by"`
 	RevokeReason *string  `json:"revoke_reason"`
 	ExpiresAt    *string  `json:"expires_at"`
+	// Flags point out hygiene problems of an active key (see hygieneFlags).
+	Flags []string `json:"flags"`
+}
+
+// Hygiene thresholds: a key this old, or unused this long, should be rolled
+// or revoked.
+const (
+	FlagOld    = "older_than_12_months"
+	FlagUnused = "unused_90_days"
+	oldAge     = 365 * 24 * time.Hour
+	unusedAge  = 90 * 24 * time.Hour
+)
+
+// hygieneFlags flags an active key created over 12 months ago, or not used
+// (or never used) for 90 days.
+func hygieneFlags(k keystore.Key, now time.Time) []string {
+	flags := []string{}
+	if k.StatusAt(now) != keystore.StatusActive {
+		return flags
+	}
+	if k.CreatedAt != "" && k.CreatedAt < keystore.FormatTime(now.Add(-oldAge)) {
+		flags = append(flags, FlagOld)
+	}
+	lastSeen := k.LastUsedAt
+	if lastSeen == "" {
+		lastSeen = k.CreatedAt
+	}
+	if lastSeen != "" && lastSeen < keystore.FormatTime(now.Add(-unusedAge)) {
+		flags = append(flags, FlagUnused)
+	}
+	return flags
 }
 
 // createdKey is the create response: the resource and, this once, the secret.
@@ -51,6 +82,7 @@ func resourceOf(k keystore.Key, now time.Time) keyResource {
 		RevokedBy:    nullable(k.RevokedBy),
 		RevokeReason: nullable(k.RevokeReason),
 		ExpiresAt:    nullable(k.ExpiresAt),
+		Flags:        hygieneFlags(k, now),
 	}
 }
 
