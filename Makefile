@@ -15,7 +15,7 @@ LAMBDA_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) $(GO) build -tag
 .PHONY: run token org seed bench test lint distclean check-format vet cfn-lint bench run token clean \
 	build-AuthorizerFunction build-WhoamiFunction build-CreateKeyFunction build-ListKeysFunction \
 	build-GetKeyFunction build-UpdateKeyFunction build-RevokeKeyFunction \
-	build-AuditFunction build-ListAuditEventsFunction
+	build-RollKeyFunction build-AuditFunction build-ListAuditEventsFunction
 
 ## run: the whole system on 127.0.0.1:$(PORT) (default 3000), DynamoDB Local included
 run:
@@ -85,6 +85,8 @@ build-UpdateKeyFunction:
 	$(LAMBDA_BUILD) ./functions/update-key
 build-RevokeKeyFunction:
 	$(LAMBDA_BUILD) ./functions/revoke-key
+build-RollKeyFunction:
+	$(LAMBDA_BUILD) ./functions/roll-key
 build-AuditFunction:
 	$(LAMBDA_BUILD) ./functions/audit-stream
 build-ListAuditEventsFunction:

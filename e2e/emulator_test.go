@@ -130,8 +130,8 @@ func TestBuiltBinariesUnderTheEmulator(t *testing.T) {
 		}
 		fns[fn] = startRIE(t, rie, filepath.Join(dir, "bootstrap"), env)
 	}
-	if len(fns) != 9 {
-		t.Fatalf("%d functions in the template, want 9", len(fns))
+	if len(fns) != 10 {
+		t.Fatalf("%d functions in the template, want 10", len(fns))
 	}
 
 	for _, ev := range []string{"authorizer-request", "authorizer-token", "authorizer-http-v2"} {
@@ -161,6 +161,10 @@ func TestBuiltBinariesUnderTheEmulator(t *testing.T) {
 	}
 	if got := proxyBody(t, fns["UpdateKeyFunction"].call(t, sample(t, "update-key", withID)), 200); got["label"] != "n8n (staging)" {
 		t.Fatalf("update: %v", got)
+	}
+	rolled := proxyBody(t, fns["RollKeyFunction"].call(t, sample(t, "roll-key", withID)), 201)
+	if rolled["rolled_from"] != id || rolled["replaced"].(map[string]any)["expires_at"] == nil {
+		t.Fatalf("roll: %v", rolled)
 	}
 	if got := proxyBody(t, fns["RevokeKeyFunction"].call(t, sample(t, "revoke-key", withID)), 200); got["status"] != "revoked" {
 		t.Fatalf("revoke: %v", got)

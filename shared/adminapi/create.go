@@ -44,36 +44,34 @@ func (h *Handlers) Create() Proxy {
 			return 0, nil, err
 		}
 		change := h.changeOf(keystore.OpCreate, c, req, now)
-		for attempt := 0; ; attempt++ {
-			secret, err := apikey.Generate(h.Env)
-			if err != nil {
-				return 0, nil, err
-			}
-			k := keystore.Key{
-				Hash:       secret.Hash(),
-				ID:         keystore.NewID(),
-				OrgID:      c.OrgID,
-				Prefix:     secret.Prefix(),
-				Label:      label,
-				Scopes:     scopes,
-				Status:     keystore.StatusActive,
-				CreatedAt:  change.At,
-				CreatedBy:  c.UserID,
-				ExpiresAt:  expiresAt,
-				LastChange: &change,
-			}
-			err = h.Store.Create(ctx, k)
-			// A hash collision of 190 random bits does not happen; retry once
-			// rather than reason about it.
-			if errors.Is(err, keystore.ErrDuplicateHash) && attempt == 0 {
-				continue
-			}
-			if err != nil {
-				return 0, nil, fmt.Errorf("create key for %s: %w", c.OrgID, err)
-			}
-			h.logger().InfoContext(ctx, "api key created", "request_id", change.Trace.RequestID,
-				"org_id", k.OrgID, "key_id", k.ID, "key_prefix", k.Prefix, "user_id", c.UserID)
-			return http.StatusCreated, createdKey{keyResource: resourceOf(k, now), Secret: secret.Secret()}, nil
+		template := keystore.Key{OrgID: c.OrgID, Label: label, Scopes: scopes, ExpiresAt: expiresAt}
+		k, secret, err := h.issue(template, change, func(k keystore.Key) error { return h.Store.Create(ctx, k) })
+		if err != nil {
+			return 0, nil, fmt.Errorf("create key for %s: %w", c.OrgID, err)
 		}
+		h.logger().InfoContext(ctx, "api key created", "request_id", change.Trace.RequestID,
+			"org_id", k.OrgID, "key_id", k.ID, "key_prefix", k.Prefix, "user_id", c.UserID)
+		return http.StatusCreated, createdKey{keyResource: resourceOf(k, now), Secret: secret.Secret()}, nil
 	})
+}
+
+// issue makes a new key like template — a fresh secret, id and creation
+// record — and stores it with store. A hash collision of 190 random bits
+// does not happen; it is retried once rather than reasoned about.
+func (h *Handlers) issue(template keystore.Key, change keystore.Change, store func(keystore.Key) error) (keystore.Key, apikey.Key, error) {
+	for attempt := 0; ; attempt++ {
+		secret, err := apikey.Generate(h.Env)
+		if err != nil {
+			return keystore.Key{}, apikey.Key{}, err
+		}
+		k := template
+		k.Hash, k.ID, k.Prefix = secret.Hash(), keystore.NewID(), secret.Prefix()
+		k.Status = keystore.StatusActive
+		k.CreatedAt, k.CreatedBy, k.LastChange = change.At, change.Actor.UserID, &change
+		err = store(k)
+		if errors.Is(err, keystore.ErrDuplicateHash) && attempt == 0 {
+			continue
+		}
+		return k, secret, err
+	}
 }

@@ -26,6 +26,7 @@ type Store interface {
 	List(ctx context.Context, orgID string, opts keystore.ListOptions) ([]keystore.Key, string, error)
 	Update(ctx context.Context, orgID, id string, label *string, scopes []string, c keystore.Change) (keystore.Key, error)
 	Revoke(ctx context.Context, orgID, id, reason string, c keystore.Change) (keystore.Key, error)
+	Roll(ctx context.Context, orgID string, old, next keystore.Key, grace time.Duration, c keystore.Change) (keystore.Key, error)
 	GetOrg(ctx context.Context, id string) (keystore.Org, error)
 }
 

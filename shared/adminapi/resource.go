@@ -22,6 +22,8 @@ type keyResource struct {
 	RevokedBy    *string  `json:"revoked_by"`
 	RevokeReason *string  `json:"revoke_reason"`
 	ExpiresAt    *string  `json:"expires_at"`
+	RolledFrom   *string  `json:"rolled_from"`
+	RolledTo     *string  `json:"rolled_to"`
 	// Flags point out hygiene problems of an active key (see hygieneFlags).
 	Flags []string `json:"flags"`
 }
@@ -82,6 +84,8 @@ func resourceOf(k keystore.Key, now time.Time) keyResource {
 		RevokedBy:    nullable(k.RevokedBy),
 		RevokeReason: nullable(k.RevokeReason),
 		ExpiresAt:    nullable(k.ExpiresAt),
+		RolledFrom:   nullable(k.RolledFrom),
+		RolledTo:     nullable(k.RolledTo),
 		Flags:        hygieneFlags(k, now),
 	}
 }

@@ -22,10 +22,11 @@ const (
 	TypeRevoked       = "api_key.revoked"
 	TypeScopesChanged = "api_key.scopes_changed"
 	TypeLabelChanged  = "api_key.label_changed"
+	TypeRolled        = "api_key.rolled"
 )
 
 // Types lists every record type.
-var Types = []string{TypeCreated, TypeRevoked, TypeScopesChanged, TypeLabelChanged}
+var Types = []string{TypeCreated, TypeRevoked, TypeScopesChanged, TypeLabelChanged, TypeRolled}
 
 // Record is one audit record.
 type Record struct {
@@ -73,8 +74,15 @@ func FromStream(r events.DynamoDBEventRecord) ([]Record, error) {
 		if newKey.ExpiresAt != "" {
 			after["expires_at"] = newKey.ExpiresAt
 		}
+		if newKey.RolledFrom != "" {
+			after["rolled_from"] = newKey.RolledFrom
+		}
 		add(TypeCreated, nil, after)
 		return out, nil
+	}
+	if newKey.RolledTo != "" && oldKey.RolledTo != newKey.RolledTo {
+		add(TypeRolled, map[string]any{"status": string(oldKey.Status), "expires_at": nullable(oldKey.ExpiresAt)},
+			map[string]any{"status": string(newKey.Status), "expires_at": nullable(newKey.ExpiresAt), "rolled_to": newKey.RolledTo})
 	}
 	if oldKey.Status != newKey.Status && newKey.Status == keystore.StatusRevoked {
 		after := map[string]any{"status": string(newKey.Status)}
@@ -90,6 +98,13 @@ func FromStream(r events.DynamoDBEventRecord) ([]Record, error) {
 		add(TypeLabelChanged, map[string]any{"label": oldKey.Label}, map[string]any{"label": newKey.Label})
 	}
 	return out, nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // image reads a stream image with the SDK's own attribute value decoding.

@@ -72,6 +72,7 @@ const (
 	OpCreate = "create"
 	OpUpdate = "update"
 	OpRevoke = "revoke"
+	OpRoll   = "roll"
 )
 
 // Key is a stored API key. It never holds the secret.
@@ -90,6 +91,8 @@ type Key struct {
 	RevokedBy    string   `dynamodbav:"revoked_by,omitempty"`
 	RevokeReason string   `dynamodbav:"revoke_reason,omitempty"`
 	ExpiresAt    string   `dynamodbav:"expires_at,omitempty"`
+	RolledFrom   string   `dynamodbav:"rolled_from,omitempty"` // the key this one replaced
+	RolledTo     string   `dynamodbav:"rolled_to,omitempty"`   // the key that replaced this one
 	LastChange   *Change  `dynamodbav:"last_change,omitempty"`
 }
 

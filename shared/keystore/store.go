@@ -361,6 +361,90 @@ func (s *Store) Revoke(ctx context.Context, orgID, id, reason string, change Cha
 	return k, nil
 }
 
+// Roll stores next, the replacement of old (an active key of org), and
+// retires old in the same transaction: revoked now when grace is 0,
+// otherwise set to expire after grace (never later than it already would).
+// It returns old as it now stands.
+func (s *Store) Roll(ctx context.Context, orgID string, old, next Key, grace time.Duration, change Change) (Key, error) {
+	item, err := attributevalue.MarshalMap(next)
+	if err != nil {
+		return Key{}, fmt.Errorf("roll key %s: %w", old.ID, err)
+	}
+	putCond, err := expression.NewBuilder().
+		WithCondition(expression.AttributeNotExists(expression.Name("key_hash"))).Build()
+	if err != nil {
+		return Key{}, fmt.Errorf("roll key %s: %w", old.ID, err)
+	}
+	upd := expression.Set(expression.Name("rolled_to"), expression.Value(next.ID)).
+		Set(expression.Name("last_change"), expression.Value(change))
+	if grace == 0 {
+		upd = upd.Set(expression.Name("status"), expression.Value(StatusRevoked)).
+			Set(expression.Name("revoked_at"), expression.Value(change.At)).
+			Set(expression.Name("revoked_by"), expression.Value(change.Actor.UserID)).
+			Set(expression.Name("revoke_reason"), expression.Value("rolled to "+next.ID))
+	} else {
+		at, _ := time.Parse(TimeLayout, change.At)
+		expiry := FormatTime(at.Add(grace))
+		if old.ExpiresAt != "" && old.ExpiresAt < expiry {
+			expiry = old.ExpiresAt
+		}
+		upd = upd.Set(expression.Name("expires_at"), expression.Value(expiry))
+	}
+	unexpired := expression.AttributeNotExists(expression.Name("expires_at")).
+		Or(expression.Name("expires_at").GreaterThan(expression.Value(change.At)))
+	oldExpr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(activeIn(orgID).And(unexpired)).Build()
+	if err != nil {
+		return Key{}, fmt.Errorf("roll key %s: %w", old.ID, err)
+	}
+	items := []types.TransactWriteItem{
+		{Put: &types.Put{
+			TableName:                 aws.String(s.keysTable),
+			Item:                      item,
+			ConditionExpression:       putCond.Condition(),
+			ExpressionAttributeNames:  putCond.Names(),
+			ExpressionAttributeValues: putCond.Values(),
+		}},
+		{Update: &types.Update{
+			TableName:                 aws.String(s.keysTable),
+			Key:                       hashKey(old.Hash),
+			UpdateExpression:          oldExpr.Update(),
+			ConditionExpression:       oldExpr.Condition(),
+			ExpressionAttributeNames:  oldExpr.Names(),
+			ExpressionAttributeValues: oldExpr.Values(),
+		}},
+	}
+	if grace > 0 {
+		// Both keys are active for a while; a revoke-now roll leaves the count as is.
+		orgExpr, err := expression.NewBuilder().
+			WithUpdate(expression.Add(expression.Name("active_keys"), expression.Value(1))).Build()
+		if err != nil {
+			return Key{}, fmt.Errorf("roll key %s: %w", old.ID, err)
+		}
+		items = append(items, types.TransactWriteItem{Update: &types.Update{
+			TableName:                 aws.String(s.orgsTable),
+			Key:                       orgKey(orgID),
+			UpdateExpression:          orgExpr.Update(),
+			ExpressionAttributeNames:  orgExpr.Names(),
+			ExpressionAttributeValues: orgExpr.Values(),
+		}})
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if reasons, ok := cancellation(err); ok {
+		if len(reasons) > 1 && reasons[1] == "ConditionalCheckFailed" {
+			return Key{}, fmt.Errorf("roll key %s: %w", old.ID, s.whyNotActive(ctx, orgID, old.Hash, ErrRevoked))
+		}
+		return Key{}, fmt.Errorf("roll key %s: %w: %w", old.ID, ErrConflict, err)
+	}
+	if err != nil {
+		return Key{}, fmt.Errorf("roll key %s: %w", old.ID, err)
+	}
+	k, err := s.LookupByHash(ctx, old.Hash)
+	if err != nil {
+		return Key{}, fmt.Errorf("roll key %s: read back: %w", old.ID, err)
+	}
+	return k, nil
+}
+
 // LastUsedInterval is how stale last_used_at must be before it is rewritten.
 const LastUsedInterval = time.Minute
 

@@ -51,6 +51,7 @@ var builders = map[string]builder{
 	"GetKeyFunction":          admin(func(h *adminapi.Handlers) any { return h.Get() }),
 	"UpdateKeyFunction":       admin(func(h *adminapi.Handlers) any { return h.Update() }),
 	"RevokeKeyFunction":       admin(func(h *adminapi.Handlers) any { return h.Revoke() }),
+	"RollKeyFunction":         admin(func(h *adminapi.Handlers) any { return h.Roll() }),
 	"ListAuditEventsFunction": admin(func(h *adminapi.Handlers) any { return h.AuditEvents() }),
 	"AuditFunction": func(_ context.Context, getenv func(string) string, d Deps) (any, error) {
 		return (&audit.Handler{DB: d.DB, Table: getenv("AUDIT_TABLE")}).Handle, nil

@@ -1,0 +1,81 @@
+package adminapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/flowella/apikeys/shared/httpapi"
+	"github.com/flowella/apikeys/shared/keystore"
+)
+
+// MaxGracePeriod bounds how long a rolled key keeps working.
+const MaxGracePeriod = 7 * 24 * time.Hour
+
+type rollRequest struct {
+	GracePeriodSeconds *int64 `json:"grace_period_seconds"`
+}
+
+// rolledKey is the roll response: the new key with its secret, and the old
+// key as it now stands.
+type rolledKey struct {
+	createdKey
+	Replaced keyResource `json:"replaced"`
+}
+
+// Roll serves POST /v1/api-keys/{id}/roll: a replacement with the same label,
+// scopes and expiry, whose secret is returned this once, while the old key
+// is revoked now (grace_period_seconds 0, the default) or expires after the
+// grace period.
+func (h *Handlers) Roll() Proxy {
+	return h.endpoint("roll", func(ctx context.Context, c httpapi.Caller, req events.APIGatewayProxyRequest) (int, any, error) {
+		id, err := keyID(req.PathParameters)
+		if err != nil {
+			return 0, nil, err
+		}
+		var in rollRequest
+		if err := httpapi.DecodeJSON(req, &in, true); err != nil {
+			return 0, nil, err
+		}
+		var grace time.Duration
+		if in.GracePeriodSeconds != nil {
+			g := time.Duration(*in.GracePeriodSeconds) * time.Second
+			if *in.GracePeriodSeconds < 0 || g > MaxGracePeriod {
+				return 0, nil, httpapi.Invalid(fmt.Sprintf("grace_period_seconds must be from 0 (revoke now) to %d (7 days)", int64(MaxGracePeriod.Seconds())),
+					httpapi.Detail{Field: "grace_period_seconds", Issue: "out_of_range"})
+			}
+			grace = g
+		}
+		old, err := h.Store.Get(ctx, c.OrgID, id)
+		if err != nil {
+			return 0, nil, err
+		}
+		now := h.now()
+		switch old.StatusAt(now) {
+		case keystore.StatusRevoked:
+			return 0, nil, keystore.ErrRevoked
+		case keystore.StatusExpired:
+			return 0, nil, keystore.ErrExpired
+		}
+		change := h.changeOf(keystore.OpRoll, c, req, now)
+		template := keystore.Key{OrgID: c.OrgID, Label: old.Label, Scopes: old.Scopes, ExpiresAt: old.ExpiresAt, RolledFrom: old.ID}
+		var replaced keystore.Key
+		k, secret, err := h.issue(template, change, func(k keystore.Key) error {
+			var err error
+			replaced, err = h.Store.Roll(ctx, c.OrgID, old, k, grace, change)
+			return err
+		})
+		if err != nil {
+			return 0, nil, fmt.Errorf("roll key %s: %w", id, err)
+		}
+		h.logger().InfoContext(ctx, "api key rolled", "request_id", change.Trace.RequestID, "org_id", k.OrgID,
+			"key_id", old.ID, "new_key_id", k.ID, "key_prefix", k.Prefix, "grace_seconds", int64(grace.Seconds()), "user_id", c.UserID)
+		return http.StatusCreated, rolledKey{
+			createdKey: createdKey{keyResource: resourceOf(k, now), Secret: secret.Secret()},
+			Replaced:   resourceOf(replaced, now),
+		}, nil
+	})
+}
