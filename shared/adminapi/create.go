@@ -14,9 +14,10 @@ import (
 )
 
 type createRequest struct {
-	Label     *string  `json:"label"`
-	Scopes    []string `json:"scopes"`
-	ExpiresAt *string  `json:"expires_at"`
+	Label      *string  `json:"label"`
+	Scopes     []string `json:"scopes"`
+	ExpiresAt  *string  `json:"expires_at"`
+	AllowedIPs []string `json:"allowed_ips"`
 }
 
 // Create serves POST /v1/api-keys: it makes a key and returns its secret,
@@ -43,8 +44,12 @@ func (h *Handlers) Create() Proxy {
 		if err != nil {
 			return 0, nil, err
 		}
+		allowedIPs, err := cleanAllowedIPs(in.AllowedIPs)
+		if err != nil {
+			return 0, nil, err
+		}
 		change := h.changeOf(keystore.OpCreate, c, req, now)
-		template := keystore.Key{OrgID: c.OrgID, Label: label, Scopes: scopes, ExpiresAt: expiresAt}
+		template := keystore.Key{OrgID: c.OrgID, Label: label, Scopes: scopes, ExpiresAt: expiresAt, AllowedIPs: allowedIPs}
 		k, secret, err := h.issue(template, change, func(k keystore.Key) error { return h.Store.Create(ctx, k) })
 		if err != nil {
 			return 0, nil, fmt.Errorf("create key for %s: %w", c.OrgID, err)

@@ -24,7 +24,7 @@ type Store interface {
 	Create(ctx context.Context, k keystore.Key) error
 	Get(ctx context.Context, orgID, id string) (keystore.Key, error)
 	List(ctx context.Context, orgID string, opts keystore.ListOptions) ([]keystore.Key, string, error)
-	Update(ctx context.Context, orgID, id string, label *string, scopes []string, c keystore.Change) (keystore.Key, error)
+	Update(ctx context.Context, orgID, id string, changes keystore.Changes, c keystore.Change) (keystore.Key, error)
 	Revoke(ctx context.Context, orgID, id, reason string, c keystore.Change) (keystore.Key, error)
 	Roll(ctx context.Context, orgID string, old, next keystore.Key, grace time.Duration, c keystore.Change) (keystore.Key, error)
 	GetOrg(ctx context.Context, id string) (keystore.Org, error)

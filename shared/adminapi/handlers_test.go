@@ -165,3 +165,31 @@ func TestHygieneFlags(t *testing.T) {
 		})
 	}
 }
+
+func TestCleanAllowedIPs(t *testing.T) {
+	tests := []struct {
+		in   []string
+		want string // joined, or "error"
+	}{
+		{nil, ""},
+		{[]string{"203.0.113.7"}, "203.0.113.7/32"},
+		{[]string{" 203.0.113.7/24 ", "203.0.113.0/24"}, "203.0.113.0/24"},
+		{[]string{"2001:DB8::1/32"}, "2001:db8::/32"},
+		{[]string{"::ffff:198.51.100.1"}, "198.51.100.1/32"},
+		{[]string{"::ffff:198.51.100.0/120"}, "198.51.100.0/24"},
+		{[]string{"::ffff:0.0.0.0/64"}, "error"},
+		{[]string{"10.0.0.0/33"}, "error"},
+		{[]string{"localhost"}, "error"},
+		{[]string{""}, "error"},
+	}
+	for _, tt := range tests {
+		got, err := adminapi.CleanAllowedIPs(tt.in)
+		s := strings.Join(got, ",")
+		if err != nil {
+			s = "error"
+		}
+		if s != tt.want {
+			t.Errorf("%q: got %q, want %q", tt.in, s, tt.want)
+		}
+	}
+}

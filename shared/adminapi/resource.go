@@ -22,6 +22,7 @@ type keyResource struct {
 	RevokedBy    *string  `json:"revoked_by"`
 	RevokeReason *string  `json:"revoke_reason"`
 	ExpiresAt    *string  `json:"expires_at"`
+	AllowedIPs   []string `json:"allowed_ips"`
 	RolledFrom   *string  `json:"rolled_from"`
 	RolledTo     *string  `json:"rolled_to"`
 	// Flags point out hygiene problems of an active key (see hygieneFlags).
@@ -66,16 +67,12 @@ type createdKey struct {
 // resourceOf shows k as it stands at now (an active key past its expiry is
 // expired).
 func resourceOf(k keystore.Key, now time.Time) keyResource {
-	scopes := k.Scopes
-	if scopes == nil {
-		scopes = []string{}
-	}
 	return keyResource{
 		Object:       "api_key",
 		ID:           k.ID,
 		Label:        k.Label,
 		Prefix:       k.Prefix,
-		Scopes:       scopes,
+		Scopes:       nonNil(k.Scopes),
 		Status:       string(k.StatusAt(now)),
 		CreatedAt:    k.CreatedAt,
 		CreatedBy:    k.CreatedBy,
@@ -84,10 +81,18 @@ func resourceOf(k keystore.Key, now time.Time) keyResource {
 		RevokedBy:    nullable(k.RevokedBy),
 		RevokeReason: nullable(k.RevokeReason),
 		ExpiresAt:    nullable(k.ExpiresAt),
+		AllowedIPs:   nonNil(k.AllowedIPs),
 		RolledFrom:   nullable(k.RolledFrom),
 		RolledTo:     nullable(k.RolledTo),
 		Flags:        hygieneFlags(k, now),
 	}
+}
+
+func nonNil(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
 }
 
 func nullable(s string) *string {

@@ -2,6 +2,8 @@ package adminapi
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -18,6 +20,57 @@ const (
 	minExpiry = time.Minute
 	maxExpiry = 5 * 366 * 24 * time.Hour
 )
+
+// MaxAllowedIPs bounds a key's IP allow-list.
+const MaxAllowedIPs = 50
+
+// cleanAllowedIPs parses IP addresses and CIDR ranges (IPv4 and IPv6) into
+// canonical prefixes, de-duplicated. nil or empty means any address.
+func cleanAllowedIPs(raw []string) ([]string, error) {
+	if len(raw) > MaxAllowedIPs {
+		return nil, httpapi.Invalid(fmt.Sprintf("allowed_ips takes at most %d entries", MaxAllowedIPs),
+			httpapi.Detail{Field: "allowed_ips", Issue: "too_many"})
+	}
+	var out []string
+	var bad []httpapi.Detail
+	for _, s := range raw {
+		p, err := parsePrefix(strings.TrimSpace(s))
+		if err != nil {
+			bad = append(bad, httpapi.Detail{Field: "allowed_ips", Issue: "invalid", Value: clip(s)})
+			continue
+		}
+		if !slices.Contains(out, p.String()) {
+			out = append(out, p.String())
+		}
+	}
+	if len(bad) > 0 {
+		return nil, httpapi.Invalid("allowed_ips entries must be IP addresses or CIDR ranges, such as 203.0.113.0/24 or 2001:db8::/32", bad...)
+	}
+	return out, nil
+}
+
+// parsePrefix reads "203.0.113.7" as 203.0.113.7/32 and "10.0.0.1/8" as 10.0.0.0/8.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if p.Addr().Is4In6() {
+			if p.Bits() < 96 {
+				return netip.Prefix{}, fmt.Errorf("%s spans more than IPv4", s)
+			}
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
 
 // cleanExpiry checks an optional expires_at and returns it in storage form
 // ("" for a key that never expires).

@@ -23,10 +23,11 @@ const (
 	TypeScopesChanged = "api_key.scopes_changed"
 	TypeLabelChanged  = "api_key.label_changed"
 	TypeRolled        = "api_key.rolled"
+	TypeIPsChanged    = "api_key.allowed_ips_changed"
 )
 
 // Types lists every record type.
-var Types = []string{TypeCreated, TypeRevoked, TypeScopesChanged, TypeLabelChanged, TypeRolled}
+var Types = []string{TypeCreated, TypeRevoked, TypeScopesChanged, TypeLabelChanged, TypeRolled, TypeIPsChanged}
 
 // Record is one audit record.
 type Record struct {
@@ -77,6 +78,9 @@ func FromStream(r events.DynamoDBEventRecord) ([]Record, error) {
 		if newKey.RolledFrom != "" {
 			after["rolled_from"] = newKey.RolledFrom
 		}
+		if len(newKey.AllowedIPs) > 0 {
+			after["allowed_ips"] = newKey.AllowedIPs
+		}
 		add(TypeCreated, nil, after)
 		return out, nil
 	}
@@ -97,7 +101,18 @@ func FromStream(r events.DynamoDBEventRecord) ([]Record, error) {
 	if oldKey.Label != newKey.Label {
 		add(TypeLabelChanged, map[string]any{"label": oldKey.Label}, map[string]any{"label": newKey.Label})
 	}
+	if !slices.Equal(oldKey.AllowedIPs, newKey.AllowedIPs) {
+		add(TypeIPsChanged, map[string]any{"allowed_ips": ipList(oldKey.AllowedIPs)}, map[string]any{"allowed_ips": ipList(newKey.AllowedIPs)})
+	}
 	return out, nil
+}
+
+// ipList shows "no restriction" as an empty list rather than null.
+func ipList(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
 }
 
 func nullable(s string) any {

@@ -401,3 +401,28 @@ func TestExpiredKeyIsUnauthorized(t *testing.T) {
 		t.Fatalf("at expiry: %+v", got)
 	}
 }
+
+func TestAllowListNeedsASourceAddress(t *testing.T) {
+	f := newFixture(t)
+	secret, _ := apikey.Generate(apikey.EnvLive)
+	err := f.store.Create(context.Background(), keystore.Key{Hash: secret.Hash(), ID: keystore.NewID(), OrgID: "org_a",
+		Prefix: secret.Prefix(), Label: "t", Scopes: []string{"*"}, Status: keystore.StatusActive,
+		CreatedAt: keystore.FormatTime(*f.now), AllowedIPs: []string{"203.0.113.0/24"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := "Bearer " + secret.Secret()
+	// requestEvent and httpV2Event come from 203.0.113.7.
+	if got := f.invoke(t, requestEvent("GET", "/v1/whoami", tok)); got.effect != "Allow" {
+		t.Fatalf("REQUEST from inside: %+v", got)
+	}
+	out, err := f.auth.Invoke(context.Background(), httpV2Event("GET", "/v1/whoami", tok))
+	if err != nil || !strings.Contains(string(out), `"isAuthorized":true`) {
+		t.Fatalf("HTTP v2 from inside: %s %v", out, err)
+	}
+	// A TOKEN event carries no source address: fail closed.
+	token := []byte(`{"type":"TOKEN","authorizationToken":"` + tok + `","methodArn":"arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/v1/whoami"}`)
+	if got := f.invoke(t, token); got.effect != "Deny" {
+		t.Fatalf("TOKEN without a source address: %+v", got)
+	}
+}

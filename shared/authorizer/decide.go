@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -45,9 +46,10 @@ type Decision struct {
 
 // Request is the part of any authorizer event a decision needs.
 type Request struct {
-	Token  string // the bearer credential, without "Bearer "
-	Method string
-	Path   string
+	Token    string // the bearer credential, without "Bearer "
+	Method   string
+	Path     string
+	SourceIP string // "" when the event does not carry it (TOKEN authorizers)
 }
 
 // Keys is what the authorizer needs of the key store.
@@ -160,6 +162,9 @@ func (a *Authorizer) decideKey(ctx context.Context, r Request) (Decision, error)
 	if route.Scope != "" && !contains(effective, route.Scope) {
 		return forbidden("api key " + k.ID + " lacks scope " + route.Scope)
 	}
+	if !ipAllowed(k.AllowedIPs, r.SourceIP) {
+		return forbidden("api key " + k.ID + " is not allowed from " + r.SourceIP)
+	}
 	a.touch(ctx, k)
 	identity["scopes"] = strings.Join(effective, " ")
 	return Decision{Outcome: Allow, PrincipalID: k.ID, Reason: "api key " + k.ID, Context: identity}, nil
@@ -205,6 +210,26 @@ func (a *Authorizer) decideSession(r Request) Decision {
 			"role":           p.Role,
 		},
 	}
+}
+
+// ipAllowed reports whether ip is inside one of the allowed prefixes. An
+// empty list allows any address; an allow-list with no (or an unreadable)
+// source address allows nothing.
+func ipAllowed(allowed []string, ip string) bool {
+	if len(allowed) == 0 {
+		return true
+	}
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, s := range allowed {
+		if p, err := netip.ParsePrefix(s); err == nil && p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 func contains(list []string, s string) bool {

@@ -32,9 +32,10 @@ func (a *Authorizer) Handle(ctx context.Context, raw json.RawMessage) (any, erro
 			return nil, ErrUnauthorized
 		}
 		r := Request{
-			Token:  BearerToken(header(ev.Headers, "authorization")),
-			Method: ev.RequestContext.HTTP.Method,
-			Path:   ev.RequestContext.HTTP.Path,
+			Token:    BearerToken(header(ev.Headers, "authorization")),
+			Method:   ev.RequestContext.HTTP.Method,
+			Path:     ev.RequestContext.HTTP.Path,
+			SourceIP: ev.RequestContext.HTTP.SourceIP,
 		}
 		d, err := a.decideAndLog(ctx, r, ev.RequestContext.RequestID)
 		if err != nil {
@@ -68,7 +69,7 @@ func (a *Authorizer) Handle(ctx context.Context, raw json.RawMessage) (any, erro
 				}
 			}
 		}
-		r := Request{Token: BearerToken(auth), Method: ev.HTTPMethod, Path: ev.Path}
+		r := Request{Token: BearerToken(auth), Method: ev.HTTPMethod, Path: ev.Path, SourceIP: ev.RequestContext.Identity.SourceIP}
 		d, err := a.decideAndLog(ctx, r, ev.RequestContext.RequestID)
 		return policy(d, ev.MethodArn, err)
 	}

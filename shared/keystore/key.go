@@ -91,6 +91,7 @@ type Key struct {
 	RevokedBy    string   `dynamodbav:"revoked_by,omitempty"`
 	RevokeReason string   `dynamodbav:"revoke_reason,omitempty"`
 	ExpiresAt    string   `dynamodbav:"expires_at,omitempty"`
+	AllowedIPs   []string `dynamodbav:"allowed_ips,omitempty"` // CIDRs; none means any address
 	RolledFrom   string   `dynamodbav:"rolled_from,omitempty"` // the key this one replaced
 	RolledTo     string   `dynamodbav:"rolled_to,omitempty"`   // the key that replaced this one
 	LastChange   *Change  `dynamodbav:"last_change,omitempty"`

@@ -233,18 +233,33 @@ func (s *Store) List(ctx context.Context, orgID string, opts ListOptions) ([]Key
 	return keys, "", nil
 }
 
-// Update changes the label and/or scopes of an active, unexpired key of org.
-func (s *Store) Update(ctx context.Context, orgID, id string, label *string, scopes []string, change Change) (Key, error) {
+// Changes are the fields an update sets; nil fields are left alone.
+type Changes struct {
+	Label      *string
+	Scopes     []string
+	AllowedIPs *[]string // an empty list lifts the restriction
+}
+
+// Update changes the label, scopes and/or allowed IPs of an active,
+// unexpired key of org.
+func (s *Store) Update(ctx context.Context, orgID, id string, c Changes, change Change) (Key, error) {
 	hash, err := s.hashOf(ctx, orgID, id)
 	if err != nil {
 		return Key{}, fmt.Errorf("update key %s: %w", id, err)
 	}
 	upd := expression.Set(expression.Name("last_change"), expression.Value(change))
-	if label != nil {
-		upd = upd.Set(expression.Name("label"), expression.Value(*label))
+	if c.Label != nil {
+		upd = upd.Set(expression.Name("label"), expression.Value(*c.Label))
 	}
-	if scopes != nil {
-		upd = upd.Set(expression.Name("scopes"), expression.Value(scopes))
+	if c.Scopes != nil {
+		upd = upd.Set(expression.Name("scopes"), expression.Value(c.Scopes))
+	}
+	if c.AllowedIPs != nil {
+		if len(*c.AllowedIPs) == 0 {
+			upd = upd.Remove(expression.Name("allowed_ips"))
+		} else {
+			upd = upd.Set(expression.Name("allowed_ips"), expression.Value(*c.AllowedIPs))
+		}
 	}
 	unexpired := expression.AttributeNotExists(expression.Name("expires_at")).
 		Or(expression.Name("expires_at").GreaterThan(expression.Value(change.At)))

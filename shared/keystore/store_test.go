@@ -183,11 +183,11 @@ func TestUpdateAndRevokeRules(t *testing.T) {
 	ctx := context.Background()
 	k, _ := newKey(t, s, "org_a")
 	label := "renamed"
-	got, err := s.Update(ctx, "org_a", k.ID, &label, []string{"messages:send"}, change(keystore.OpUpdate))
+	got, err := s.Update(ctx, "org_a", k.ID, keystore.Changes{Label: &label, Scopes: []string{"messages:send"}}, change(keystore.OpUpdate))
 	if err != nil || got.Label != "renamed" || len(got.Scopes) != 1 {
 		t.Fatalf("update: %+v %v", got, err)
 	}
-	if _, err := s.Update(ctx, "org_b", k.ID, &label, nil, change(keystore.OpUpdate)); !errors.Is(err, keystore.ErrNotFound) {
+	if _, err := s.Update(ctx, "org_b", k.ID, keystore.Changes{Label: &label}, change(keystore.OpUpdate)); !errors.Is(err, keystore.ErrNotFound) {
 		t.Fatalf("update from other org: %v", err)
 	}
 	if _, err := s.Revoke(ctx, "org_b", k.ID, "", change(keystore.OpRevoke)); !errors.Is(err, keystore.ErrNotFound) {
@@ -196,7 +196,7 @@ func TestUpdateAndRevokeRules(t *testing.T) {
 	if _, err := s.Revoke(ctx, "org_a", k.ID, "rotated", change(keystore.OpRevoke)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Update(ctx, "org_a", k.ID, &label, nil, change(keystore.OpUpdate)); !errors.Is(err, keystore.ErrRevoked) {
+	if _, err := s.Update(ctx, "org_a", k.ID, keystore.Changes{Label: &label}, change(keystore.OpUpdate)); !errors.Is(err, keystore.ErrRevoked) {
 		t.Fatalf("update of revoked key: %v", err)
 	}
 	got, _ = s.Get(ctx, "org_a", k.ID)
