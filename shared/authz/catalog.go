@@ -171,9 +171,6 @@ func (c *Catalog) NormalizeScopes(scopes []string) ([]string, error) {
 	return out, nil
 }
 
-// PlanScopes is what plan grants; an unknown plan grants nothing.
-func (c *Catalog) PlanScopes(plan string) []string { return c.Plans[plan] }
-
 // Effective is what a key with keyScopes can use under plan right now: the
 // whole plan for [*], otherwise the key's scopes that the plan also grants.
 func (c *Catalog) Effective(keyScopes []string, plan string) []string {

@@ -230,13 +230,3 @@ func (t *Template) Tables(name func(logicalID string) string) (map[string]*dynam
 	}
 	return out, nil
 }
-
-// TTLAttribute returns the TTL attribute of a table, if the template enables one.
-func (t *Template) TTLAttribute(logicalID string) string {
-	var p TableProps
-	if r, ok := t.Resources[logicalID]; ok && json.Unmarshal(r.Properties, &p) == nil &&
-		p.TimeToLiveSpecification != nil && p.TimeToLiveSpecification.Enabled {
-		return p.TimeToLiveSpecification.AttributeName
-	}
-	return ""
-}
