@@ -307,6 +307,7 @@ func TestAdminEndpointsNeedOwnerOrAdmin(t *testing.T) {
 		{"GET", "/v1/api-keys/" + id},
 		{"PATCH", "/v1/api-keys/" + id},
 		{"POST", "/v1/api-keys/" + id + "/revoke"},
+		{"POST", "/v1/api-keys/" + id + "/roll"},
 		{"GET", "/v1/audit-events"},
 	}
 	for _, role := range []string{"member", "read_only"} {
