@@ -1,5 +1,5 @@
-// Command list-audit-events is the ListAuditEventsFunction Lambda:
-// GET /v1/audit-events.
+// Command list-audit-events is the ListAuditEventsFunction Lambda: the admin
+// endpoint served by adminapi.Handlers.AuditEvents.
 package main
 
 import (
@@ -10,12 +10,11 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/flowella/apikeys/shared/adminapi"
-	"github.com/flowella/apikeys/shared/audit"
 	"github.com/flowella/apikeys/shared/deployconfig"
-	"github.com/flowella/apikeys/shared/keystore"
 )
 
 func main() {
+	// Configuration, logger and DynamoDB client, once per process.
 	fn, err := deployconfig.FromEnv(context.Background())
 	if err == nil && fn.AuditTable == "" {
 		err = errors.New("AUDIT_TABLE must be set")
@@ -24,10 +23,5 @@ func main() {
 		fn.Log.Error("start-up", "error", err.Error())
 		os.Exit(1)
 	}
-	h := &adminapi.Handlers{
-		Store: keystore.New(fn.DB, fn.KeysTable, fn.OrgsTable),
-		Audit: audit.Log{DB: fn.DB, Table: fn.AuditTable},
-		Log:   fn.Log,
-	}
-	lambda.Start(h.AuditEvents())
+	lambda.Start(adminapi.New(fn).AuditEvents())
 }

@@ -10,20 +10,14 @@ import (
 
 	"github.com/flowella/apikeys/shared/adminapi"
 	"github.com/flowella/apikeys/shared/deployconfig"
-	"github.com/flowella/apikeys/shared/keystore"
 )
 
 func main() {
+	// Configuration, logger and DynamoDB client, once per process.
 	fn, err := deployconfig.FromEnv(context.Background())
 	if err != nil {
 		fn.Log.Error("start-up", "error", err.Error())
 		os.Exit(1)
 	}
-	h := &adminapi.Handlers{
-		Store:   keystore.New(fn.DB, fn.KeysTable, fn.OrgsTable),
-		Catalog: fn.Catalog,
-		Env:     fn.KeyEnv,
-		Log:     fn.Log,
-	}
-	lambda.Start(h.List())
+	lambda.Start(adminapi.New(fn).List())
 }

@@ -41,6 +41,9 @@ type auditList struct {
 // newest first, for organisations with the audit_log feature.
 func (h *Handlers) AuditEvents() Proxy {
 	return h.endpoint("audit-events", func(ctx context.Context, c httpapi.Caller, req events.APIGatewayProxyRequest) (int, any, error) {
+		if h.Audit == nil {
+			return 0, nil, errors.New("audit events: no audit table configured")
+		}
 		q, err := auditQuery(req.QueryStringParameters)
 		if err != nil {
 			return 0, nil, err

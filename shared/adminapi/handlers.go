@@ -13,7 +13,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/flowella/apikeys/shared/apikey"
+	"github.com/flowella/apikeys/shared/audit"
 	"github.com/flowella/apikeys/shared/authz"
+	"github.com/flowella/apikeys/shared/deployconfig"
 	"github.com/flowella/apikeys/shared/httpapi"
 	"github.com/flowella/apikeys/shared/keystore"
 	"github.com/flowella/apikeys/shared/session"
@@ -160,4 +162,20 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// New wires the handlers of every admin function from its start-up
+// configuration: the key store on its tables, the scope catalog, the key
+// environment and, where the function has AUDIT_TABLE, the audit log.
+func New(fn deployconfig.Function) *Handlers {
+	h := &Handlers{
+		Store:   keystore.New(fn.DB, fn.KeysTable, fn.OrgsTable),
+		Catalog: fn.Catalog,
+		Env:     fn.KeyEnv,
+		Log:     fn.Log,
+	}
+	if fn.AuditTable != "" {
+		h.Audit = audit.Log{DB: fn.DB, Table: fn.AuditTable}
+	}
+	return h
 }

@@ -7,6 +7,7 @@ package localstack
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -64,11 +65,7 @@ func admin(endpoint func(*adminapi.Handlers) any) builder {
 		if err != nil {
 			return nil, err
 		}
-		h := &adminapi.Handlers{Store: keystore.New(d.DB, cfg.KeysTable, cfg.OrgsTable), Catalog: cfg.Catalog, Env: cfg.KeyEnv}
-		if cfg.AuditTable != "" {
-			h.Audit = audit.Log{DB: d.DB, Table: cfg.AuditTable}
-		}
-		return endpoint(h), nil
+		return endpoint(adminapi.New(deployconfig.Function{Config: cfg, DB: d.DB, Log: slog.Default()})), nil
 	}
 }
 
