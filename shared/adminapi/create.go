@@ -18,6 +18,7 @@ type createRequest struct {
 	Scopes     []string `json:"scopes"`
 	ExpiresAt  *string  `json:"expires_at"`
 	AllowedIPs []string `json:"allowed_ips"`
+	Channels   []string `json:"channels"`
 }
 
 // Create serves POST /v1/api-keys: it makes a key and returns its secret,
@@ -48,8 +49,13 @@ func (h *Handlers) Create() Proxy {
 		if err != nil {
 			return 0, nil, err
 		}
+		channels, err := cleanChannels(in.Channels)
+		if err != nil {
+			return 0, nil, err
+		}
 		change := h.changeOf(keystore.OpCreate, c, req, now)
-		template := keystore.Key{OrgID: c.OrgID, Label: label, Scopes: scopes, ExpiresAt: expiresAt, AllowedIPs: allowedIPs}
+		template := keystore.Key{OrgID: c.OrgID, Label: label, Scopes: scopes, ExpiresAt: expiresAt,
+			AllowedIPs: allowedIPs, Channels: channels}
 		k, secret, err := h.issue(template, change, func(k keystore.Key) error { return h.Store.Create(ctx, k) })
 		if err != nil {
 			return 0, nil, fmt.Errorf("create key for %s: %w", c.OrgID, err)

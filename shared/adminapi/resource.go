@@ -23,6 +23,7 @@ type keyResource struct {
 	RevokeReason *string  `json:"revoke_reason"`
 	ExpiresAt    *string  `json:"expires_at"`
 	AllowedIPs   []string `json:"allowed_ips"`
+	Channels     []string `json:"channels"`
 	RolledFrom   *string  `json:"rolled_from"`
 	RolledTo     *string  `json:"rolled_to"`
 	// Flags point out hygiene problems of an active key (see hygieneFlags).
@@ -82,6 +83,7 @@ func resourceOf(k keystore.Key, now time.Time) keyResource {
 		RevokeReason: nullable(k.RevokeReason),
 		ExpiresAt:    nullable(k.ExpiresAt),
 		AllowedIPs:   nonNil(k.AllowedIPs),
+		Channels:     nonNil(k.Channels),
 		RolledFrom:   nullable(k.RolledFrom),
 		RolledTo:     nullable(k.RolledTo),
 		Flags:        hygieneFlags(k, now),

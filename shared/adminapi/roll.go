@@ -27,7 +27,7 @@ type rolledKey struct {
 }
 
 // Roll serves POST /v1/api-keys/{id}/roll: a replacement with the same label,
-// scopes, allowed IPs and expiry, whose secret is returned this once, while the old key
+// scopes, allowed IPs, channels and expiry, whose secret is returned this once, while the old key
 // is revoked now (grace_period_seconds 0, the default) or expires after the
 // grace period.
 func (h *Handlers) Roll() Proxy {
@@ -62,7 +62,7 @@ func (h *Handlers) Roll() Proxy {
 		}
 		change := h.changeOf(keystore.OpRoll, c, req, now)
 		template := keystore.Key{OrgID: c.OrgID, Label: old.Label, Scopes: old.Scopes, ExpiresAt: old.ExpiresAt,
-			AllowedIPs: old.AllowedIPs, RolledFrom: old.ID}
+			AllowedIPs: old.AllowedIPs, Channels: old.Channels, RolledFrom: old.ID}
 		var replaced keystore.Key
 		k, secret, err := h.issue(template, change, func(k keystore.Key) error {
 			var err error

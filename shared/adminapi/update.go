@@ -15,10 +15,11 @@ type updateRequest struct {
 	Label      *string         `json:"label"`
 	Scopes     json.RawMessage `json:"scopes"`
 	AllowedIPs json.RawMessage `json:"allowed_ips"`
+	Channels   json.RawMessage `json:"channels"`
 }
 
-// Update serves PATCH /v1/api-keys/{id}: a new label, scopes and/or allowed
-// IPs for an active key.
+// Update serves PATCH /v1/api-keys/{id}: a new label, scopes, allowed IPs
+// and/or channels for an active key.
 func (h *Handlers) Update() Proxy {
 	return h.endpoint("update", func(ctx context.Context, c httpapi.Caller, req events.APIGatewayProxyRequest) (int, any, error) {
 		id, err := keyID(req.PathParameters)
@@ -29,8 +30,8 @@ func (h *Handlers) Update() Proxy {
 		if err := httpapi.DecodeJSON(req, &in, false); err != nil {
 			return 0, nil, err
 		}
-		if in.Label == nil && in.Scopes == nil && in.AllowedIPs == nil {
-			return 0, nil, httpapi.Invalid("send label, scopes or allowed_ips")
+		if in.Label == nil && in.Scopes == nil && in.AllowedIPs == nil && in.Channels == nil {
+			return 0, nil, httpapi.Invalid("send label, scopes, allowed_ips or channels")
 		}
 		var changes keystore.Changes
 		if in.Label != nil {
@@ -50,20 +51,11 @@ func (h *Handlers) Update() Proxy {
 				return 0, nil, err
 			}
 		}
-		if in.AllowedIPs != nil {
-			var raw []string
-			if err := json.Unmarshal(in.AllowedIPs, &raw); err != nil || raw == nil {
-				return 0, nil, httpapi.Invalid("allowed_ips must be an array of IP addresses or CIDR ranges ([] lifts the restriction)",
-					httpapi.Detail{Field: "allowed_ips", Issue: "wrong_type"})
-			}
-			ips, err := cleanAllowedIPs(raw)
-			if err != nil {
-				return 0, nil, err
-			}
-			if ips == nil {
-				ips = []string{}
-			}
-			changes.AllowedIPs = &ips
+		if changes.AllowedIPs, err = optionalList(in.AllowedIPs, "allowed_ips", "IP addresses or CIDR ranges", cleanAllowedIPs); err != nil {
+			return 0, nil, err
+		}
+		if changes.Channels, err = optionalList(in.Channels, "channels", "channel ids", cleanChannels); err != nil {
+			return 0, nil, err
 		}
 		k, err := h.Store.Update(ctx, c.OrgID, id, changes, h.changeOf(keystore.OpUpdate, c, req, h.now()))
 		if err != nil {

@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -20,6 +21,66 @@ const (
 	minExpiry = time.Minute
 	maxExpiry = 5 * 366 * 24 * time.Hour
 )
+
+// MaxChannels bounds the channels a key may be limited to.
+const MaxChannels = 100
+
+// cleanChannels checks channel ids (letters, digits, _ and -, up to 64
+// characters) and de-duplicates them. nil or empty means every channel.
+func cleanChannels(raw []string) ([]string, error) {
+	if len(raw) > MaxChannels {
+		return nil, httpapi.Invalid(fmt.Sprintf("channels takes at most %d entries", MaxChannels),
+			httpapi.Detail{Field: "channels", Issue: "too_many"})
+	}
+	var out []string
+	var bad []httpapi.Detail
+	for _, c := range raw {
+		if !validChannel(c) {
+			bad = append(bad, httpapi.Detail{Field: "channels", Issue: "invalid", Value: clip(c)})
+			continue
+		}
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	if len(bad) > 0 {
+		return nil, httpapi.Invalid("channels entries must be channel ids: 1 to 64 letters, digits, _ or -", bad...)
+	}
+	return out, nil
+}
+
+func validChannel(c string) bool {
+	if len(c) == 0 || len(c) > 64 {
+		return false
+	}
+	for _, r := range c {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// optionalList reads a PATCH list field: absent leaves it alone (nil), an
+// array is cleaned (an empty one lifts the restriction), anything else is a 400.
+func optionalList(raw json.RawMessage, field, what string, clean func([]string) ([]string, error)) (*[]string, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	var list []string
+	if err := json.Unmarshal(raw, &list); err != nil || list == nil {
+		return nil, httpapi.Invalid(field+" must be an array of "+what+" ([] lifts the restriction)",
+			httpapi.Detail{Field: field, Issue: "wrong_type"})
+	}
+	out, err := clean(list)
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		out = []string{}
+	}
+	return &out, nil
+}
 
 // MaxAllowedIPs bounds a key's IP allow-list.
 const MaxAllowedIPs = 50

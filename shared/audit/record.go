@@ -24,10 +24,11 @@ const (
 	TypeLabelChanged  = "api_key.label_changed"
 	TypeRolled        = "api_key.rolled"
 	TypeIPsChanged    = "api_key.allowed_ips_changed"
+	TypeChannels      = "api_key.channels_changed"
 )
 
 // Types lists every record type.
-var Types = []string{TypeCreated, TypeRevoked, TypeScopesChanged, TypeLabelChanged, TypeRolled, TypeIPsChanged}
+var Types = []string{TypeCreated, TypeRevoked, TypeScopesChanged, TypeLabelChanged, TypeRolled, TypeIPsChanged, TypeChannels}
 
 // Record is one audit record.
 type Record struct {
@@ -81,6 +82,9 @@ func FromStream(r events.DynamoDBEventRecord) ([]Record, error) {
 		if len(newKey.AllowedIPs) > 0 {
 			after["allowed_ips"] = newKey.AllowedIPs
 		}
+		if len(newKey.Channels) > 0 {
+			after["channels"] = newKey.Channels
+		}
 		add(TypeCreated, nil, after)
 		return out, nil
 	}
@@ -102,13 +106,16 @@ func FromStream(r events.DynamoDBEventRecord) ([]Record, error) {
 		add(TypeLabelChanged, map[string]any{"label": oldKey.Label}, map[string]any{"label": newKey.Label})
 	}
 	if !slices.Equal(oldKey.AllowedIPs, newKey.AllowedIPs) {
-		add(TypeIPsChanged, map[string]any{"allowed_ips": ipList(oldKey.AllowedIPs)}, map[string]any{"allowed_ips": ipList(newKey.AllowedIPs)})
+		add(TypeIPsChanged, map[string]any{"allowed_ips": list(oldKey.AllowedIPs)}, map[string]any{"allowed_ips": list(newKey.AllowedIPs)})
+	}
+	if !slices.Equal(oldKey.Channels, newKey.Channels) {
+		add(TypeChannels, map[string]any{"channels": list(oldKey.Channels)}, map[string]any{"channels": list(newKey.Channels)})
 	}
 	return out, nil
 }
 
-// ipList shows "no restriction" as an empty list rather than null.
-func ipList(l []string) []string {
+// list shows "no restriction" as an empty list rather than null.
+func list(l []string) []string {
 	if l == nil {
 		return []string{}
 	}

@@ -165,8 +165,15 @@ func (a *Authorizer) decideKey(ctx context.Context, r Request) (Decision, error)
 	if !ipAllowed(k.AllowedIPs, r.SourceIP) {
 		return forbidden("api key " + k.ID + " is not allowed from " + r.SourceIP)
 	}
+	if ch := route.Param(r.Path, authz.ChannelParam); len(k.Channels) > 0 && ch != "" && !contains(k.Channels, ch) {
+		return forbidden("api key " + k.ID + " is not allowed on channel " + ch)
+	}
 	a.touch(ctx, k)
 	identity["scopes"] = strings.Join(effective, " ")
+	if len(k.Channels) > 0 {
+		// Backends enforce the limit where a channel is named outside the path.
+		identity["channels"] = strings.Join(k.Channels, " ")
+	}
 	return Decision{Outcome: Allow, PrincipalID: k.ID, Reason: "api key " + k.ID, Context: identity}, nil
 }
 

@@ -226,5 +226,21 @@ func matchSegments(pattern, segs []string) bool {
 	return true
 }
 
+// ChannelParam is the path parameter that names a WhatsApp channel; keys
+// limited to channels may only use paths whose value is one of theirs.
+const ChannelParam = "channel_id"
+
+// Param returns the value of path parameter name in path (which r matched),
+// or "" when r's pattern has no such parameter.
+func (r Route) Param(path, name string) string {
+	segs := splitPath(path)
+	for i, p := range r.segments {
+		if p == "{"+name+"}" && i < len(segs) {
+			return segs[i]
+		}
+	}
+	return ""
+}
+
 // AllowsRole reports whether a session with role may use r.
 func (r Route) AllowsRole(role string) bool { return slices.Contains(r.Roles, role) }

@@ -107,3 +107,15 @@ func TestParseRejectsBadConfig(t *testing.T) {
 		})
 	}
 }
+
+func TestRouteParam(t *testing.T) {
+	c := mustLoad(t)
+	r, ok := c.Match("POST", "/v1/channels/ch_7/messages")
+	if !ok || r.Param("/v1/channels/ch_7/messages", ChannelParam) != "ch_7" {
+		t.Fatalf("route %+v ok=%v", r, ok)
+	}
+	r, _ = c.Match("POST", "/v1/messages")
+	if r.Param("/v1/messages", ChannelParam) != "" {
+		t.Fatal("a path without a channel names one")
+	}
+}

@@ -22,6 +22,7 @@ type Caller struct {
 	KeyID     string
 	KeyPrefix string
 	Scopes    []string
+	Channels  []string // the key is limited to these channels; none means all
 }
 
 // CallerOf reads the authorizer context of a proxy request. A request without
@@ -44,6 +45,9 @@ func CallerOf(req events.APIGatewayProxyRequest) (Caller, error) {
 	}
 	if s := str("scopes"); s != "" {
 		c.Scopes = strings.Split(s, " ")
+	}
+	if s := str("channels"); s != "" {
+		c.Channels = strings.Split(s, " ")
 	}
 	if c.OrgID == "" || (c.Type != PrincipalSession && c.Type != PrincipalAPIKey) {
 		return Caller{}, Unauthorized("missing or invalid credentials")

@@ -92,6 +92,7 @@ type Key struct {
 	RevokeReason string   `dynamodbav:"revoke_reason,omitempty"`
 	ExpiresAt    string   `dynamodbav:"expires_at,omitempty"`
 	AllowedIPs   []string `dynamodbav:"allowed_ips,omitempty"` // CIDRs; none means any address
+	Channels     []string `dynamodbav:"channels,omitempty"`    // WhatsApp channel ids; none means every channel
 	RolledFrom   string   `dynamodbav:"rolled_from,omitempty"` // the key this one replaced
 	RolledTo     string   `dynamodbav:"rolled_to,omitempty"`   // the key that replaced this one
 	LastChange   *Change  `dynamodbav:"last_change,omitempty"`

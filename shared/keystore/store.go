@@ -238,10 +238,11 @@ type Changes struct {
 	Label      *string
 	Scopes     []string
 	AllowedIPs *[]string // an empty list lifts the restriction
+	Channels   *[]string // an empty list lifts the restriction
 }
 
-// Update changes the label, scopes and/or allowed IPs of an active,
-// unexpired key of org.
+// Update changes the label, scopes, allowed IPs and/or channels of an
+// active, unexpired key of org.
 func (s *Store) Update(ctx context.Context, orgID, id string, c Changes, change Change) (Key, error) {
 	hash, err := s.hashOf(ctx, orgID, id)
 	if err != nil {
@@ -254,11 +255,13 @@ func (s *Store) Update(ctx context.Context, orgID, id string, c Changes, change 
 	if c.Scopes != nil {
 		upd = upd.Set(expression.Name("scopes"), expression.Value(c.Scopes))
 	}
-	if c.AllowedIPs != nil {
-		if len(*c.AllowedIPs) == 0 {
-			upd = upd.Remove(expression.Name("allowed_ips"))
-		} else {
-			upd = upd.Set(expression.Name("allowed_ips"), expression.Value(*c.AllowedIPs))
+	for name, list := range map[string]*[]string{"allowed_ips": c.AllowedIPs, "channels": c.Channels} {
+		switch {
+		case list == nil:
+		case len(*list) == 0:
+			upd = upd.Remove(expression.Name(name))
+		default:
+			upd = upd.Set(expression.Name(name), expression.Value(*list))
 		}
 	}
 	unexpired := expression.AttributeNotExists(expression.Name("expires_at")).

@@ -27,6 +27,7 @@ func standin(r authz.Route) func(context.Context, events.APIGatewayProxyRequest)
 			"key_id":         c.KeyID,
 			"key_prefix":     c.KeyPrefix,
 			"scopes":         c.Scopes,
+			"channels":       c.Channels,
 		}, req.RequestContext.RequestID), nil
 	}
 }
