@@ -13,6 +13,7 @@ func TestDecodeJSON(t *testing.T) {
 	type body struct {
 		Label *string  `json:"label"`
 		Tags  []string `json:"tags"`
+		Grace *int64   `json:"grace"`
 	}
 	tests := []struct {
 		name       string
@@ -33,6 +34,7 @@ func TestDecodeJSON(t *testing.T) {
 		{name: "syntax", body: `{"label":}`, ct: "application/json", status: 400, message: "not valid JSON"},
 		{name: "truncated", body: `{"label":"a"`, ct: "application/json", status: 400, message: "truncated"},
 		{name: "wrong type", body: `{"label":1}`, ct: "application/json", status: 400, message: "field label must be a string"},
+		{name: "fraction for integer", body: `{"grace":1.5}`, ct: "application/json", status: 400, message: "field grace must be a whole number, not number 1.5"},
 		{name: "array for object", body: `[1]`, ct: "application/json", status: 400, message: "must be a JSON object"},
 		{name: "unknown field", body: `{"lable":"a"}`, ct: "application/json", status: 400, message: `unknown field "lable"`},
 		{name: "trailing", body: `{"label":"a"} {}`, ct: "application/json", status: 400, message: "after the JSON object"},
