@@ -201,7 +201,7 @@ func (p *Poller) deliver(ctx context.Context, streamArn, shard string, records [
 		if err != nil && p.Mapping.BisectBatchOnError && len(batch) > 1 {
 			// Bisect: retry the first half on its own; the rest follows.
 			half := batch[:len(batch)/2]
-			if _, herr := p.invoke(ctx, half); herr == nil {
+			if failed, herr := p.invoke(ctx, half); herr == nil && failed < 0 {
 				batch = batch[len(half):]
 			}
 		}
