@@ -129,3 +129,44 @@ func TestCheckpointResumesAfterRestart(t *testing.T) {
 		t.Fatalf("after restart: %s", got)
 	}
 }
+
+// poison fails any whole batch that contains the record h3.
+type poison struct{ recorder }
+
+func (p *poison) handle(_ context.Context, ev events.DynamoDBEvent) (events.DynamoDBEventResponse, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var hs []string
+	for _, rec := range ev.Records {
+		hs = append(hs, rec.Change.Keys["key_hash"].String())
+	}
+	p.delivered = append(p.delivered, "["+strings.Join(hs, ",")+"]")
+	for _, h := range hs {
+		if h == "h3" {
+			return events.DynamoDBEventResponse{}, fmt.Errorf("poison record")
+		}
+	}
+	return events.DynamoDBEventResponse{}, nil
+}
+
+func TestBisectOnFunctionError(t *testing.T) {
+	db, tables := dynamotest.Setup(t)
+	streams, _ := dynamo.NewStreams(context.Background(), os.Getenv("DYNAMODB_ENDPOINT"))
+	put(db, tables["KeysTable"], 6)
+	var dlq bytes.Buffer
+	rec := &poison{}
+	p := &localstream.Poller{Streams: streams, Tables: db, TableName: tables["KeysTable"], Handler: lambda.NewHandler(rec.handle),
+		Mapping:    samtemplate.StreamMapping{Function: "F", BatchSize: 10, MaximumRetryAttempts: 1, BisectBatchOnError: true},
+		DeadLetter: &dlq, Interval: 10 * time.Millisecond, Backoff: time.Millisecond}
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	_ = p.Run(ctx)
+	// The whole batch fails, its clean first half succeeds alone, the rest
+	// (with the poison record) is retried once and then dead-lettered.
+	if got := strings.Join(rec.seen(), " "); got != "[h0,h1,h2,h3,h4,h5] [h0,h1,h2] [h3,h4,h5]" {
+		t.Fatalf("deliveries %s", got)
+	}
+	if !strings.Contains(dlq.String(), `"reason":"poison record"`) {
+		t.Fatalf("dead letter: %s", dlq.String())
+	}
+}
