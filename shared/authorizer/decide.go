@@ -26,7 +26,7 @@ type Outcome int
 const (
 	// Allow lets the request through with Context.
 	Allow Outcome = iota
-	// Unauthenticated is API Gateway's 401: no, malformed, unknown or revoked credential.
+	// Unauthenticated is API Gateway's 401: no, malformed, unknown, revoked or expired credential.
 	Unauthenticated
 	// Forbidden is API Gateway's 403: a valid credential that may not use this route.
 	Forbidden
