@@ -17,6 +17,7 @@ import (
 
 	"github.com/flowella/apikeys/shared/dynamotest"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/localstack"
 	"github.com/flowella/apikeys/shared/samtemplate"
 )
 
@@ -24,7 +25,7 @@ import (
 type rieFunction struct {
 	cmd    *exec.Cmd
 	invoke string
-	log    *lockedBuffer
+	log    *localstack.SyncBuffer
 }
 
 func startRIE(t *testing.T, rie, bootstrap string, env map[string]string) *rieFunction {
@@ -39,7 +40,7 @@ func startRIE(t *testing.T, rie, bootstrap string, env map[string]string) *rieFu
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	f := &rieFunction{cmd: cmd, log: &lockedBuffer{},
+	f := &rieFunction{cmd: cmd, log: &localstack.SyncBuffer{},
 		invoke: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", apiPort)}
 	cmd.Stdout, cmd.Stderr = f.log, f.log
 	if err := cmd.Start(); err != nil {

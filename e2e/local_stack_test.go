@@ -1,41 +1,24 @@
 package e2e
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/flowella/apikeys/shared/localstack"
 )
 
 // stack is one `make run`, in its own process group so that it is stopped
 // the way Ctrl-C stops it.
 type stack struct {
 	cmd    *exec.Cmd
-	out    *lockedBuffer
+	out    *localstack.SyncBuffer
 	done   chan struct{}
 	base   string
 	waited time.Duration
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func startStack(t *testing.T, env []string, port int) *stack {
@@ -43,7 +26,7 @@ func startStack(t *testing.T, env []string, port int) *stack {
 	cmd := exec.Command("make", "-s", "run")
 	cmd.Dir = repoRoot(t)
 	cmd.Env = append(os.Environ(), env...)
-	out := &lockedBuffer{}
+	out := &localstack.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	start := time.Now()

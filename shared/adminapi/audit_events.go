@@ -2,12 +2,10 @@ package adminapi
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -64,15 +62,10 @@ func (h *Handlers) AuditEvents() Proxy {
 		for i, r := range recs {
 			out.Items[i] = auditEvent{Object: "audit_event", Record: r}
 		}
-		if next != "" {
-			cur := base64.RawURLEncoding.EncodeToString([]byte(auditCursorTag + next))
-			out.NextCursor = &cur
-		}
+		out.NextCursor = auditCursor.encode(next)
 		return http.StatusOK, out, nil
 	})
 }
-
-const auditCursorTag = "a1:"
 
 func auditQuery(params map[string]string) (audit.Query, error) {
 	q := audit.Query{Limit: 50}
@@ -102,19 +95,9 @@ func auditQuery(params map[string]string) (audit.Query, error) {
 		case "until":
 			q.Until, err = parseTime(name, v)
 		case "limit":
-			n, perr := strconv.Atoi(v)
-			if perr != nil || n < 1 || n > 100 {
-				return q, httpapi.Invalid("limit must be a whole number from 1 to 100", httpapi.Detail{Field: "limit", Issue: "invalid"})
-			}
-			q.Limit = n
+			q.Limit, err = parseLimit(v)
 		case "cursor":
-			b, derr := base64.RawURLEncoding.DecodeString(v)
-			sk, ok := strings.CutPrefix(string(b), auditCursorTag)
-			if derr != nil || !ok || !validAuditSK(sk) {
-				return q, httpapi.Invalid("cursor is not valid; pass next_cursor from the previous page unchanged",
-					httpapi.Detail{Field: "cursor", Issue: "invalid"})
-			}
-			q.Before = sk
+			q.Before, err = auditCursor.decode(v)
 		default:
 			return q, httpapi.Invalid(fmt.Sprintf("unknown query parameter %q; use key_id, type, since, until, limit or cursor", clip(name)),
 				httpapi.Detail{Field: clip(name), Issue: "unknown_parameter"})

@@ -2,11 +2,8 @@ package adminapi
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -45,10 +42,7 @@ func (h *Handlers) List() Proxy {
 		for i, k := range keys {
 			out.Items[i] = resourceOf(k, opts.Now)
 		}
-		if next != "" {
-			cur := encodeCursor(next)
-			out.NextCursor = &cur
-		}
+		out.NextCursor = keyCursor.encode(next)
 		org, err := h.Store.GetOrg(ctx, c.OrgID)
 		if err == nil && org.ActiveKeys >= ManyActiveKeys {
 			out.Warnings = append(out.Warnings, warning{Code: "many_active_keys",
@@ -75,16 +69,15 @@ func listOptions(q map[string]string) (keystore.ListOptions, error) {
 				return opts, httpapi.Invalid("status must be active, expired, revoked or all", httpapi.Detail{Field: "status", Issue: "invalid"})
 			}
 		case "limit":
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 100 {
-				return opts, httpapi.Invalid("limit must be a whole number from 1 to 100", httpapi.Detail{Field: "limit", Issue: "invalid"})
+			n, err := parseLimit(v)
+			if err != nil {
+				return opts, err
 			}
 			opts.Limit = n
 		case "cursor":
-			id, ok := decodeCursor(v)
-			if !ok {
-				return opts, httpapi.Invalid("cursor is not valid; pass next_cursor from the previous page unchanged",
-					httpapi.Detail{Field: "cursor", Issue: "invalid"})
+			id, err := keyCursor.decode(v)
+			if err != nil {
+				return opts, err
 			}
 			opts.Before = id
 		default:
@@ -93,26 +86,6 @@ func listOptions(q map[string]string) (keystore.ListOptions, error) {
 		}
 	}
 	return opts, nil
-}
-
-// Cursors are opaque to clients: a version tag and the last key id seen. The
-// query they resume always runs in the caller's own organisation.
-const cursorTag = "k1:"
-
-func encodeCursor(id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(cursorTag + id))
-}
-
-func decodeCursor(s string) (string, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return "", false
-	}
-	id, ok := strings.CutPrefix(string(b), cursorTag)
-	if !ok || !keystore.ValidID(id) {
-		return "", false
-	}
-	return id, true
 }
 
 func clip(s string) string {

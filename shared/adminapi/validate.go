@@ -28,23 +28,33 @@ const MaxChannels = 100
 // cleanChannels checks channel ids (letters, digits, _ and -, up to 64
 // characters) and de-duplicates them. nil or empty means every channel.
 func cleanChannels(raw []string) ([]string, error) {
-	if len(raw) > MaxChannels {
-		return nil, httpapi.Invalid(fmt.Sprintf("channels takes at most %d entries", MaxChannels),
-			httpapi.Detail{Field: "channels", Issue: "too_many"})
+	return cleanList(raw, "channels", MaxChannels,
+		"channels entries must be channel ids: 1 to 64 letters, digits, _ or -",
+		func(c string) (string, bool) { return c, validChannel(c) })
+}
+
+// cleanList checks a list field: at most max entries, each turned into its
+// canonical form by parse, duplicates dropped, every bad entry named in one
+// 400 with message.
+func cleanList(raw []string, field string, max int, message string, parse func(string) (string, bool)) ([]string, error) {
+	if len(raw) > max {
+		return nil, httpapi.Invalid(fmt.Sprintf("%s takes at most %d entries", field, max),
+			httpapi.Detail{Field: field, Issue: "too_many"})
 	}
 	var out []string
 	var bad []httpapi.Detail
-	for _, c := range raw {
-		if !validChannel(c) {
-			bad = append(bad, httpapi.Detail{Field: "channels", Issue: "invalid", Value: clip(c)})
+	for _, entry := range raw {
+		v, ok := parse(entry)
+		if !ok {
+			bad = append(bad, httpapi.Detail{Field: field, Issue: "invalid", Value: clip(entry)})
 			continue
 		}
-		if !slices.Contains(out, c) {
-			out = append(out, c)
+		if !slices.Contains(out, v) {
+			out = append(out, v)
 		}
 	}
 	if len(bad) > 0 {
-		return nil, httpapi.Invalid("channels entries must be channel ids: 1 to 64 letters, digits, _ or -", bad...)
+		return nil, httpapi.Invalid(message, bad...)
 	}
 	return out, nil
 }
@@ -88,26 +98,12 @@ const MaxAllowedIPs = 50
 // cleanAllowedIPs parses IP addresses and CIDR ranges (IPv4 and IPv6) into
 // canonical prefixes, de-duplicated. nil or empty means any address.
 func cleanAllowedIPs(raw []string) ([]string, error) {
-	if len(raw) > MaxAllowedIPs {
-		return nil, httpapi.Invalid(fmt.Sprintf("allowed_ips takes at most %d entries", MaxAllowedIPs),
-			httpapi.Detail{Field: "allowed_ips", Issue: "too_many"})
-	}
-	var out []string
-	var bad []httpapi.Detail
-	for _, s := range raw {
-		p, err := parsePrefix(strings.TrimSpace(s))
-		if err != nil {
-			bad = append(bad, httpapi.Detail{Field: "allowed_ips", Issue: "invalid", Value: clip(s)})
-			continue
-		}
-		if !slices.Contains(out, p.String()) {
-			out = append(out, p.String())
-		}
-	}
-	if len(bad) > 0 {
-		return nil, httpapi.Invalid("allowed_ips entries must be IP addresses or CIDR ranges, such as 203.0.113.0/24 or 2001:db8::/32", bad...)
-	}
-	return out, nil
+	return cleanList(raw, "allowed_ips", MaxAllowedIPs,
+		"allowed_ips entries must be IP addresses or CIDR ranges, such as 203.0.113.0/24 or 2001:db8::/32",
+		func(s string) (string, bool) {
+			p, err := parsePrefix(strings.TrimSpace(s))
+			return p.String(), err == nil
+		})
 }
 
 // parsePrefix reads "203.0.113.7" as 203.0.113.7/32 and "10.0.0.1/8" as 10.0.0.0/8.

@@ -47,43 +47,76 @@ func orgKey(id string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{"org_id": &types.AttributeValueMemberS{Value: id}}
 }
 
+// putNew is the transaction item that stores k, refusing to overwrite.
+func (s *Store) putNew(k Key) (types.TransactWriteItem, error) {
+	item, err := attributevalue.MarshalMap(k)
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	cond, err := expression.NewBuilder().
+		WithCondition(expression.AttributeNotExists(expression.Name("key_hash"))).Build()
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return types.TransactWriteItem{Put: &types.Put{
+		TableName:                 aws.String(s.keysTable),
+		Item:                      item,
+		ConditionExpression:       cond.Condition(),
+		ExpressionAttributeNames:  cond.Names(),
+		ExpressionAttributeValues: cond.Values(),
+	}}, nil
+}
+
+// count is the transaction item that adds delta to org's active-key count;
+// with mustExist the organisation must already have a record.
+func (s *Store) count(orgID string, delta int, mustExist bool) (types.TransactWriteItem, error) {
+	b := expression.NewBuilder().WithUpdate(expression.Add(expression.Name("active_keys"), expression.Value(delta)))
+	if mustExist {
+		b = b.WithCondition(expression.AttributeExists(expression.Name("org_id")))
+	}
+	expr, err := b.Build()
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName:                 aws.String(s.orgsTable),
+		Key:                       orgKey(orgID),
+		ConditionExpression:       expr.Condition(),
+		UpdateExpression:          expr.Update(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	}}, nil
+}
+
+// updateKey is the transaction item that applies upd to the key stored
+// under hash when cond holds.
+func (s *Store) updateKey(hash string, upd expression.UpdateBuilder, cond expression.ConditionBuilder) (types.TransactWriteItem, error) {
+	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	return types.TransactWriteItem{Update: &types.Update{
+		TableName:                 aws.String(s.keysTable),
+		Key:                       hashKey(hash),
+		UpdateExpression:          expr.Update(),
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	}}, nil
+}
+
 // Create stores a new key and counts it against its organisation, in one
 // transaction. The organisation must exist.
 func (s *Store) Create(ctx context.Context, k Key) error {
-	item, err := attributevalue.MarshalMap(k)
+	put, err := s.putNew(k)
 	if err != nil {
 		return fmt.Errorf("create key %s: %w", k.ID, err)
 	}
-	putCond, err := expression.NewBuilder().
-		WithCondition(expression.AttributeNotExists(expression.Name("key_hash"))).Build()
+	count, err := s.count(k.OrgID, 1, true)
 	if err != nil {
 		return fmt.Errorf("create key %s: %w", k.ID, err)
 	}
-	orgUpd, err := expression.NewBuilder().
-		WithCondition(expression.AttributeExists(expression.Name("org_id"))).
-		WithUpdate(expression.Add(expression.Name("active_keys"), expression.Value(1))).Build()
-	if err != nil {
-		return fmt.Errorf("create key %s: %w", k.ID, err)
-	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{
-			{Put: &types.Put{
-				TableName:                 aws.String(s.keysTable),
-				Item:                      item,
-				ConditionExpression:       putCond.Condition(),
-				ExpressionAttributeNames:  putCond.Names(),
-				ExpressionAttributeValues: putCond.Values(),
-			}},
-			{Update: &types.Update{
-				TableName:                 aws.String(s.orgsTable),
-				Key:                       orgKey(k.OrgID),
-				ConditionExpression:       orgUpd.Condition(),
-				UpdateExpression:          orgUpd.Update(),
-				ExpressionAttributeNames:  orgUpd.Names(),
-				ExpressionAttributeValues: orgUpd.Values(),
-			}},
-		},
-	})
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{put, count}})
 	if reasons, ok := cancellation(err); ok {
 		switch {
 		case len(reasons) > 1 && reasons[1] == "ConditionalCheckFailed":
@@ -199,14 +232,12 @@ func (s *Store) List(ctx context.Context, orgID string, opts ListOptions) ([]Key
 		kc = kc.And(expression.Key("key_id").LessThan(expression.Value(opts.Before)))
 	}
 	b := expression.NewBuilder().WithKeyCondition(kc)
-	now := expression.Value(FormatTime(opts.Now))
 	isActive := expression.Name("status").Equal(expression.Value(StatusActive))
 	switch opts.Status {
 	case StatusActive:
-		b = b.WithFilter(isActive.And(expression.AttributeNotExists(expression.Name("expires_at")).
-			Or(expression.Name("expires_at").GreaterThan(now))))
+		b = b.WithFilter(isActive.And(unexpiredAt(FormatTime(opts.Now))))
 	case StatusExpired:
-		b = b.WithFilter(isActive.And(expression.Name("expires_at").LessThanEqual(now)))
+		b = b.WithFilter(isActive.And(expression.Name("expires_at").LessThanEqual(expression.Value(FormatTime(opts.Now)))))
 	case StatusRevoked:
 		b = b.WithFilter(expression.Name("status").Equal(expression.Value(StatusRevoked)))
 	}
@@ -264,9 +295,7 @@ func (s *Store) Update(ctx context.Context, orgID, id string, c Changes, change 
 			upd = upd.Set(expression.Name(name), expression.Value(*list))
 		}
 	}
-	unexpired := expression.AttributeNotExists(expression.Name("expires_at")).
-		Or(expression.Name("expires_at").GreaterThan(expression.Value(change.At)))
-	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(activeIn(orgID).And(unexpired)).Build()
+	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(activeIn(orgID).And(unexpiredAt(change.At))).Build()
 	if err != nil {
 		return Key{}, fmt.Errorf("update key %s: %w", id, err)
 	}
@@ -296,6 +325,12 @@ func (s *Store) Update(ctx context.Context, orgID, id string, c Changes, change 
 func activeIn(orgID string) expression.ConditionBuilder {
 	return expression.Name("org_id").Equal(expression.Value(orgID)).
 		And(expression.Name("status").Equal(expression.Value(StatusActive)))
+}
+
+// unexpiredAt holds for a key without expiry or whose expiry is after at.
+func unexpiredAt(at string) expression.ConditionBuilder {
+	return expression.AttributeNotExists(expression.Name("expires_at")).
+		Or(expression.Name("expires_at").GreaterThan(expression.Value(at)))
 }
 
 // whyNotActive explains a failed "active key of this org" condition.
@@ -330,34 +365,15 @@ func (s *Store) Revoke(ctx context.Context, orgID, id, reason string, change Cha
 	if reason != "" {
 		upd = upd.Set(expression.Name("revoke_reason"), expression.Value(reason))
 	}
-	keyExpr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(activeIn(orgID)).Build()
+	revoke, err := s.updateKey(hash, upd, activeIn(orgID))
 	if err != nil {
 		return Key{}, fmt.Errorf("revoke key %s: %w", id, err)
 	}
-	orgExpr, err := expression.NewBuilder().
-		WithUpdate(expression.Add(expression.Name("active_keys"), expression.Value(-1))).Build()
+	count, err := s.count(orgID, -1, false)
 	if err != nil {
 		return Key{}, fmt.Errorf("revoke key %s: %w", id, err)
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{
-		TransactItems: []types.TransactWriteItem{
-			{Update: &types.Update{
-				TableName:                 aws.String(s.keysTable),
-				Key:                       hashKey(hash),
-				UpdateExpression:          keyExpr.Update(),
-				ConditionExpression:       keyExpr.Condition(),
-				ExpressionAttributeNames:  keyExpr.Names(),
-				ExpressionAttributeValues: keyExpr.Values(),
-			}},
-			{Update: &types.Update{
-				TableName:                 aws.String(s.orgsTable),
-				Key:                       orgKey(orgID),
-				UpdateExpression:          orgExpr.Update(),
-				ExpressionAttributeNames:  orgExpr.Names(),
-				ExpressionAttributeValues: orgExpr.Values(),
-			}},
-		},
-	})
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{revoke, count}})
 	if reasons, ok := cancellation(err); ok {
 		if len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
 			return Key{}, fmt.Errorf("revoke key %s: %w", id, s.whyNotActive(ctx, orgID, hash, ErrAlreadyRevoked))
@@ -384,12 +400,7 @@ func (s *Store) Revoke(ctx context.Context, orgID, id, reason string, change Cha
 // otherwise set to expire after grace (never later than it already would).
 // It returns old as it now stands.
 func (s *Store) Roll(ctx context.Context, orgID string, old, next Key, grace time.Duration, change Change) (Key, error) {
-	item, err := attributevalue.MarshalMap(next)
-	if err != nil {
-		return Key{}, fmt.Errorf("roll key %s: %w", old.ID, err)
-	}
-	putCond, err := expression.NewBuilder().
-		WithCondition(expression.AttributeNotExists(expression.Name("key_hash"))).Build()
+	put, err := s.putNew(next)
 	if err != nil {
 		return Key{}, fmt.Errorf("roll key %s: %w", old.ID, err)
 	}
@@ -408,43 +419,18 @@ func (s *Store) Roll(ctx context.Context, orgID string, old, next Key, grace tim
 		}
 		upd = upd.Set(expression.Name("expires_at"), expression.Value(expiry))
 	}
-	unexpired := expression.AttributeNotExists(expression.Name("expires_at")).
-		Or(expression.Name("expires_at").GreaterThan(expression.Value(change.At)))
-	oldExpr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(activeIn(orgID).And(unexpired)).Build()
+	retire, err := s.updateKey(old.Hash, upd, activeIn(orgID).And(unexpiredAt(change.At)))
 	if err != nil {
 		return Key{}, fmt.Errorf("roll key %s: %w", old.ID, err)
 	}
-	items := []types.TransactWriteItem{
-		{Put: &types.Put{
-			TableName:                 aws.String(s.keysTable),
-			Item:                      item,
-			ConditionExpression:       putCond.Condition(),
-			ExpressionAttributeNames:  putCond.Names(),
-			ExpressionAttributeValues: putCond.Values(),
-		}},
-		{Update: &types.Update{
-			TableName:                 aws.String(s.keysTable),
-			Key:                       hashKey(old.Hash),
-			UpdateExpression:          oldExpr.Update(),
-			ConditionExpression:       oldExpr.Condition(),
-			ExpressionAttributeNames:  oldExpr.Names(),
-			ExpressionAttributeValues: oldExpr.Values(),
-		}},
-	}
+	items := []types.TransactWriteItem{put, retire}
 	if grace > 0 {
 		// Both keys are active for a while; a revoke-now roll leaves the count as is.
-		orgExpr, err := expression.NewBuilder().
-			WithUpdate(expression.Add(expression.Name("active_keys"), expression.Value(1))).Build()
+		count, err := s.count(orgID, 1, false)
 		if err != nil {
 			return Key{}, fmt.Errorf("roll key %s: %w", old.ID, err)
 		}
-		items = append(items, types.TransactWriteItem{Update: &types.Update{
-			TableName:                 aws.String(s.orgsTable),
-			Key:                       orgKey(orgID),
-			UpdateExpression:          orgExpr.Update(),
-			ExpressionAttributeNames:  orgExpr.Names(),
-			ExpressionAttributeValues: orgExpr.Values(),
-		}})
+		items = append(items, count)
 	}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if reasons, ok := cancellation(err); ok {
