@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -133,7 +134,8 @@ func (a *Authorizer) decideKey(ctx context.Context, r Request) (Decision, error)
 	if err != nil {
 		return Decision{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	if st := k.StatusAt(a.now()); st != keystore.StatusActive {
+	now := a.now()
+	if st := k.StatusAt(now); st != keystore.StatusActive {
 		return Decision{Outcome: Unauthenticated, Reason: "api key " + k.ID + " is " + string(st)}, nil
 	}
 	// Denials carry the key's identity too, so access logs show which key
@@ -147,7 +149,7 @@ func (a *Authorizer) decideKey(ctx context.Context, r Request) (Decision, error)
 	forbidden := func(reason string) (Decision, error) {
 		return Decision{Outcome: Forbidden, PrincipalID: k.ID, Context: identity, Reason: reason}, nil
 	}
-	route, ok := a.catalog.Match(r.Method, r.Path)
+	route, params, ok := a.catalog.Match(r.Method, r.Path)
 	if !ok {
 		return forbidden("route not in the route map")
 	}
@@ -159,16 +161,16 @@ func (a *Authorizer) decideKey(ctx context.Context, r Request) (Decision, error)
 		return Decision{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	effective := a.catalog.Effective(k.Scopes, org.Plan)
-	if route.Scope != "" && !contains(effective, route.Scope) {
+	if route.Scope != "" && !slices.Contains(effective, route.Scope) {
 		return forbidden("api key " + k.ID + " lacks scope " + route.Scope)
 	}
 	if !ipAllowed(k.AllowedIPs, r.SourceIP) {
 		return forbidden("api key " + k.ID + " is not allowed from " + r.SourceIP)
 	}
-	if ch := route.Param(r.Path, authz.ChannelParam); len(k.Channels) > 0 && ch != "" && !contains(k.Channels, ch) {
+	if ch := params[authz.ChannelParam]; len(k.Channels) > 0 && ch != "" && !slices.Contains(k.Channels, ch) {
 		return forbidden("api key " + k.ID + " is not allowed on channel " + ch)
 	}
-	a.touch(ctx, k)
+	a.touch(ctx, k, now)
 	identity["scopes"] = strings.Join(effective, " ")
 	if len(k.Channels) > 0 {
 		// Backends enforce the limit where a channel is named outside the path.
@@ -180,8 +182,7 @@ func (a *Authorizer) decideKey(ctx context.Context, r Request) (Decision, error)
 // touch records last use at most once a minute per key: it skips the write
 // when the item it just read is fresh, and the conditional write settles
 // races between concurrent requests. Its failure never fails the request.
-func (a *Authorizer) touch(ctx context.Context, k keystore.Key) {
-	now := a.now()
+func (a *Authorizer) touch(ctx context.Context, k keystore.Key, now time.Time) {
 	if k.LastUsedAt != "" && k.LastUsedAt >= keystore.FormatTime(now.Add(-keystore.LastUsedInterval)) {
 		return
 	}
@@ -197,7 +198,7 @@ func (a *Authorizer) decideSession(r Request) Decision {
 	if err != nil {
 		return Decision{Outcome: Unauthenticated, Reason: err.Error()}
 	}
-	route, ok := a.catalog.Match(r.Method, r.Path)
+	route, _, ok := a.catalog.Match(r.Method, r.Path)
 	switch {
 	case !ok:
 		return Decision{Outcome: Forbidden, Reason: "route not in the route map"}
@@ -233,15 +234,6 @@ func ipAllowed(allowed []string, ip string) bool {
 	addr = addr.Unmap()
 	for _, s := range allowed {
 		if p, err := netip.ParsePrefix(s); err == nil && p.Contains(addr) {
-			return true
-		}
-	}
-	return false
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
 			return true
 		}
 	}

@@ -33,8 +33,6 @@ type Route struct {
 	Auth   Auth     `json:"auth"`
 	Scope  string   `json:"scope,omitempty"`
 	Roles  []string `json:"roles,omitempty"`
-
-	segments []string
 }
 
 // Catalog is the scope catalog, the plans and the route map.
@@ -115,7 +113,6 @@ func Parse(data []byte) (*Catalog, error) {
 		default:
 			return nil, fmt.Errorf("parse authz config: route %s %s: auth must be api_key or session", r.Method, r.Path)
 		}
-		r.segments = splitPath(r.Path)
 		id := r.Method + " " + r.Path
 		if seen[id] {
 			return nil, fmt.Errorf("parse authz config: route %s listed twice", id)
@@ -187,17 +184,62 @@ func (c *Catalog) Effective(keyScopes []string, plan string) []string {
 	return out
 }
 
-// Match finds the route for method and path. Path segments in braces match any
-// one non-empty segment.
-func (c *Catalog) Match(method, path string) (Route, bool) {
+// Match finds the route for method and path, with the path's parameters.
+// Where several patterns match, the one with more literal segments wins.
+func (c *Catalog) Match(method, path string) (Route, map[string]string, bool) {
 	method = strings.ToUpper(method)
-	segs := splitPath(path)
+	var best Route
+	var bestParams map[string]string
+	bestScore := -1
 	for _, r := range c.Routes {
-		if r.Method == method && matchSegments(r.segments, segs) {
-			return r, true
+		if r.Method != method {
+			continue
+		}
+		if params, score, ok := MatchPath(r.Path, path); ok && score > bestScore {
+			best, bestParams, bestScore = r, params, score
 		}
 	}
-	return Route{}, false
+	return best, bestParams, bestScore >= 0
+}
+
+// MatchPath matches path against an API Gateway style pattern: literal
+// segments, {name} (one non-empty segment) and a final {name+} (the rest).
+// It returns the parameters and the number of literal segments matched, so
+// that callers can prefer the most specific pattern. One trailing slash is
+// ignored, as API Gateway does.
+func MatchPath(pattern, path string) (map[string]string, int, bool) {
+	pat, segs := splitPath(pattern), splitPath(path)
+	params := map[string]string{}
+	score := 0
+	for i, p := range pat {
+		name, isParam := strings.CutPrefix(p, "{")
+		name, _ = strings.CutSuffix(name, "}")
+		if greedy, ok := strings.CutSuffix(name, "+"); isParam && ok {
+			if i >= len(segs) {
+				return nil, 0, false
+			}
+			params[greedy] = strings.Join(segs[i:], "/")
+			return params, score, true
+		}
+		if i >= len(segs) {
+			return nil, 0, false
+		}
+		switch {
+		case isParam:
+			if segs[i] == "" {
+				return nil, 0, false
+			}
+			params[name] = segs[i]
+		case p != segs[i]:
+			return nil, 0, false
+		default:
+			score++
+		}
+	}
+	if len(pat) != len(segs) {
+		return nil, 0, false
+	}
+	return params, score, true
 }
 
 func splitPath(p string) []string {
@@ -208,39 +250,9 @@ func splitPath(p string) []string {
 	return strings.Split(p, "/")
 }
 
-func matchSegments(pattern, segs []string) bool {
-	if len(pattern) != len(segs) {
-		return false
-	}
-	for i, p := range pattern {
-		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
-			if segs[i] == "" {
-				return false
-			}
-			continue
-		}
-		if p != segs[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // ChannelParam is the path parameter that names a WhatsApp channel; keys
 // limited to channels may only use paths whose value is one of theirs.
 const ChannelParam = "channel_id"
-
-// Param returns the value of path parameter name in path (which r matched),
-// or "" when r's pattern has no such parameter.
-func (r Route) Param(path, name string) string {
-	segs := splitPath(path)
-	for i, p := range r.segments {
-		if p == "{"+name+"}" && i < len(segs) {
-			return segs[i]
-		}
-	}
-	return ""
-}
 
 // AllowsRole reports whether a session with role may use r.
 func (r Route) AllowsRole(role string) bool { return slices.Contains(r.Roles, role) }

@@ -3,6 +3,7 @@ package authz
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -82,7 +83,7 @@ func TestMatch(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
-			r, ok := c.Match(tt.method, tt.path)
+			r, _, ok := c.Match(tt.method, tt.path)
 			if ok != tt.ok || r.Scope != tt.scope || r.Auth != tt.auth {
 				t.Fatalf("Match = %+v, %v", r, ok)
 			}
@@ -110,12 +111,39 @@ func TestParseRejectsBadConfig(t *testing.T) {
 
 func TestRouteParam(t *testing.T) {
 	c := mustLoad(t)
-	r, ok := c.Match("POST", "/v1/channels/ch_7/messages")
-	if !ok || r.Param("/v1/channels/ch_7/messages", ChannelParam) != "ch_7" {
-		t.Fatalf("route %+v ok=%v", r, ok)
+	r, params, ok := c.Match("POST", "/v1/channels/ch_7/messages")
+	if !ok || params[ChannelParam] != "ch_7" {
+		t.Fatalf("route %+v params %v ok=%v", r, params, ok)
 	}
-	r, _ = c.Match("POST", "/v1/messages")
-	if r.Param("/v1/messages", ChannelParam) != "" {
+	_, params, _ = c.Match("POST", "/v1/messages")
+	if params[ChannelParam] != "" {
 		t.Fatal("a path without a channel names one")
+	}
+}
+
+func TestMatchPath(t *testing.T) {
+	tests := []struct {
+		pattern, path string
+		ok            bool
+		score         int
+		params        string
+	}{
+		{"/v1/api-keys/{id}", "/v1/api-keys/key_1", true, 2, "id=key_1"},
+		{"/v1/api-keys/{id}", "/v1/api-keys/", false, 0, ""},
+		{"/v1/api-keys/{id}", "/v1/api-keys/a/b", false, 0, ""},
+		{"/v1/{proxy+}", "/v1/a/b/c", true, 1, "proxy=a/b/c"},
+		{"/v1/{proxy+}", "/v1", false, 0, ""},
+		{"/v1/whoami", "/v1/whoami/", true, 2, ""},
+		{"/v1/whoami", "/v1//whoami", false, 0, ""},
+	}
+	for _, tt := range tests {
+		params, score, ok := MatchPath(tt.pattern, tt.path)
+		var got []string
+		for k, v := range params {
+			got = append(got, k+"="+v)
+		}
+		if ok != tt.ok || score != tt.score || strings.Join(got, ",") != tt.params {
+			t.Errorf("MatchPath(%q, %q) = %v %d %v", tt.pattern, tt.path, params, score, ok)
+		}
 	}
 }

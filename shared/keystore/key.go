@@ -8,6 +8,7 @@ package keystore
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -133,11 +134,4 @@ type Org struct {
 }
 
 // HasFeature reports whether the organisation has feature f turned on.
-func (o Org) HasFeature(f string) bool {
-	for _, x := range o.Features {
-		if x == f {
-			return true
-		}
-	}
-	return false
-}
+func (o Org) HasFeature(f string) bool { return slices.Contains(o.Features, f) }

@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/flowella/apikeys/shared/apigw"
+	"github.com/flowella/apikeys/shared/authz"
 )
 
 // MaxPayload is API Gateway's REST API payload limit.
@@ -37,8 +38,6 @@ type Route struct {
 	Function   string // logical id, for logs
 	Handler    lambda.Handler
 	Authorizer lambda.Handler // nil for an unguarded route
-
-	segments []string
 }
 
 // Gateway serves HTTP. It is safe for concurrent use.
@@ -51,9 +50,6 @@ type Gateway struct {
 
 // New builds a gateway over routes; access log lines go to accessLog.
 func New(routes []Route, accessLog io.Writer, log *slog.Logger) *Gateway {
-	for i := range routes {
-		routes[i].segments = strings.Split(strings.Trim(routes[i].Resource, "/"), "/")
-	}
 	if log == nil {
 		log = slog.Default()
 	}
@@ -63,56 +59,19 @@ func New(routes []Route, accessLog io.Writer, log *slog.Logger) *Gateway {
 // match finds the route and path parameters. Literal segments win over
 // parameters, as in API Gateway.
 func (g *Gateway) match(method, path string) (*Route, map[string]string) {
-	segs := strings.Split(strings.Trim(path, "/"), "/")
 	var best *Route
 	var bestParams map[string]string
 	bestScore := -1
 	for i := range g.routes {
 		r := &g.routes[i]
-		params, score, ok := matchSegments(r.segments, segs)
-		if !ok {
-			continue
-		}
 		if r.Method != method && r.Method != "ANY" {
 			continue
 		}
-		if score > bestScore {
+		if params, score, ok := authz.MatchPath(r.Resource, path); ok && score > bestScore {
 			best, bestParams, bestScore = r, params, score
 		}
 	}
 	return best, bestParams
-}
-
-func matchSegments(pattern, segs []string) (map[string]string, int, bool) {
-	params := map[string]string{}
-	score := 0
-	for i, p := range pattern {
-		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "+}") {
-			if i >= len(segs) {
-				return nil, 0, false
-			}
-			params[strings.Trim(p, "{+}")] = strings.Join(segs[i:], "/")
-			return params, score, true
-		}
-		if i >= len(segs) {
-			return nil, 0, false
-		}
-		if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
-			if segs[i] == "" {
-				return nil, 0, false
-			}
-			params[strings.Trim(p, "{}")] = segs[i]
-			continue
-		}
-		if p != segs[i] {
-			return nil, 0, false
-		}
-		score++
-	}
-	if len(pattern) != len(segs) {
-		return nil, 0, false
-	}
-	return params, score, true
 }
 
 // accessEntry carries the same fields as the template's access log format.
