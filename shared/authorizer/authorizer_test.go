@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/flowella/apikeys/shared/authz"
 	"github.com/flowella/apikeys/shared/dynamotest"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/localfn"
 	"github.com/flowella/apikeys/shared/session"
 )
 
@@ -84,7 +84,7 @@ const hsSecret = "authorizer-test-secret-0123456789abcdef"
 type fixture struct {
 	spy   *spyDB
 	store *keystore.Store
-	auth  lambda.Handler
+	auth  *localfn.Function
 	authz *authorizer.Authorizer
 	now   *time.Time
 }
@@ -109,7 +109,9 @@ func newFixture(t testing.TB) *fixture {
 	f := &fixture{spy: spy, store: store, now: &now}
 	a := authorizer.New(authorizer.Config{Keys: store, Orgs: store, Catalog: catalog, Sessions: sessions,
 		Env: apikey.EnvLive, Now: func() time.Time { return *f.now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	f.auth, f.authz = lambda.NewHandler(a.Handle), a
+	// Some tests invoke it from many goroutines, as Lambda never would one
+	// environment: localfn gives each its own.
+	f.auth, f.authz = localfn.New("AuthorizerFunction", a.Handle, 0), a
 	return f
 }
 
@@ -429,5 +431,67 @@ func TestAllowListNeedsASourceAddress(t *testing.T) {
 	token := []byte(`{"type":"TOKEN","authorizationToken":"` + tok + `","methodArn":"arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/GET/v1/whoami"}`)
 	if got := f.invoke(t, token); got.effect != "Deny" {
 		t.Fatalf("TOKEN without a source address: %+v", got)
+	}
+}
+
+// The decision follows the route API Gateway resolved, so a named stage of
+// an HTTP API or a base path mapping of a REST API changes nothing.
+func TestDecidesOnTheResolvedRoute(t *testing.T) {
+	f := newFixture(t)
+	reader := "Bearer " + f.key(t, "contacts:read").Secret()
+	sender := "Bearer " + f.key(t, "messages:send").Secret()
+	rest := func(path, resource string, params map[string]string, auth string) []byte {
+		var ev map[string]any
+		_ = json.Unmarshal(requestEvent("GET", path, auth), &ev)
+		ev["resource"], ev["pathParameters"] = resource, params
+		ev["requestContext"].(map[string]any)["resourcePath"] = resource
+		b, _ := json.Marshal(ev)
+		return b
+	}
+	httpAPI := func(rawPath, routeKey, stage string, params map[string]string, auth string) []byte {
+		var ev map[string]any
+		_ = json.Unmarshal(httpV2Event("GET", rawPath, auth), &ev)
+		ev["routeKey"], ev["pathParameters"] = routeKey, params
+		ev["requestContext"].(map[string]any)["stage"] = stage
+		b, _ := json.Marshal(ev)
+		return b
+	}
+	contact := map[string]string{"id": "c_1"}
+	tests := []struct {
+		name  string
+		event func(auth string) []byte
+	}{
+		{"REST behind a base path mapping", func(a string) []byte {
+			return rest("/flowella/v1/contacts/c_1", "/v1/contacts/{id}", contact, a)
+		}},
+		{"REST resource naming its parameter otherwise", func(a string) []byte {
+			return rest("/v1/contacts/c_1", "/v1/contacts/{contact}", map[string]string{"contact": "c_1"}, a)
+		}},
+		{"HTTP API on a named stage", func(a string) []byte {
+			return httpAPI("/prod/v1/contacts/c_1", "GET /v1/contacts/{id}", "prod", contact, a)
+		}},
+		{"HTTP API $default route on a named stage", func(a string) []byte {
+			return httpAPI("/prod/v1/contacts/c_1", "$default", "prod", nil, a)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for auth, want := range map[string]bool{reader: true, sender: false} {
+				out, err := f.auth.Invoke(context.Background(), tt.event(auth))
+				if err != nil {
+					t.Fatal(err)
+				}
+				allowed := strings.Contains(string(out), `"Effect":"Allow"`) || strings.Contains(string(out), `"isAuthorized":true`)
+				if allowed != want {
+					t.Errorf("key allowed=%v, want %v: %s", allowed, want, out)
+				}
+			}
+		})
+	}
+	// A REST path that only matches once the base path is removed is not
+	// how the decision is made: the resource is.
+	out, err := f.auth.Invoke(context.Background(), rest("/v1/contacts", "/v1/messages", nil, reader))
+	if err != nil || !strings.Contains(string(out), `"Effect":"Deny"`) {
+		t.Fatalf("a contacts:read key on the resolved route GET /v1/messages: %s %v", out, err)
 	}
 }

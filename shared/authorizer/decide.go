@@ -47,10 +47,26 @@ type Decision struct {
 
 // Request is the part of any authorizer event a decision needs.
 type Request struct {
-	Token    string // the bearer credential, without "Bearer "
-	Method   string
+	Token  string // the bearer credential, without "Bearer "
+	Method string
+	// Resource is the route API Gateway resolved (REST's resource, the path
+	// of an HTTP API's routeKey), with PathParams its parameters. The
+	// decision follows it, so stages and base path mappings play no part.
+	Resource   string
+	PathParams map[string]string
+	// Path is the request path, matched against the route map only when
+	// the event carries no resolved route (TOKEN authorizers, an HTTP API's
+	// $default route).
 	Path     string
 	SourceIP string // "" when the event does not carry it (TOKEN authorizers)
+}
+
+// route finds the route-map entry of the request.
+func (a *Authorizer) route(r Request) (authz.Route, map[string]string, bool) {
+	if r.Resource != "" {
+		return a.catalog.Resolve(r.Method, r.Resource, r.PathParams)
+	}
+	return a.catalog.Match(r.Method, r.Path)
 }
 
 // Keys is what the authorizer needs of the key store.
@@ -149,7 +165,7 @@ func (a *Authorizer) decideKey(ctx context.Context, r Request) (Decision, error)
 	forbidden := func(reason string) (Decision, error) {
 		return Decision{Outcome: Forbidden, PrincipalID: k.ID, Context: identity, Reason: reason}, nil
 	}
-	route, params, ok := a.catalog.Match(r.Method, r.Path)
+	route, params, ok := a.route(r)
 	if !ok {
 		return forbidden("route not in the route map")
 	}
@@ -198,7 +214,7 @@ func (a *Authorizer) decideSession(r Request) Decision {
 	if err != nil {
 		return Decision{Outcome: Unauthenticated, Reason: err.Error()}
 	}
-	route, _, ok := a.catalog.Match(r.Method, r.Path)
+	route, _, ok := a.route(r)
 	switch {
 	case !ok:
 		return Decision{Outcome: Forbidden, Reason: "route not in the route map"}

@@ -32,10 +32,19 @@ func (a *Authorizer) Handle(ctx context.Context, raw json.RawMessage) (any, erro
 			return nil, ErrUnauthorized
 		}
 		r := Request{
-			Token:    BearerToken(header(ev.Headers, "authorization")),
-			Method:   ev.RequestContext.HTTP.Method,
-			Path:     ev.RequestContext.HTTP.Path,
-			SourceIP: ev.RequestContext.HTTP.SourceIP,
+			Token:      BearerToken(header(ev.Headers, "authorization")),
+			Method:     ev.RequestContext.HTTP.Method,
+			PathParams: ev.PathParameters,
+			Path:       stripStage(ev.RequestContext.HTTP.Path, ev.RequestContext.Stage),
+			SourceIP:   ev.RequestContext.HTTP.SourceIP,
+		}
+		// routeKey is "GET /v1/api-keys/{id}", or "$default" for the
+		// catch-all route, which resolves nothing.
+		if method, resource, ok := strings.Cut(ev.RouteKey, " "); ok && strings.HasPrefix(resource, "/") {
+			if method != "ANY" {
+				r.Method = method
+			}
+			r.Resource = resource
 		}
 		d, err := a.decideAndLog(ctx, r, ev.RequestContext.RequestID)
 		if err != nil {
@@ -69,7 +78,8 @@ func (a *Authorizer) Handle(ctx context.Context, raw json.RawMessage) (any, erro
 				}
 			}
 		}
-		r := Request{Token: BearerToken(auth), Method: ev.HTTPMethod, Path: ev.Path, SourceIP: ev.RequestContext.Identity.SourceIP}
+		r := Request{Token: BearerToken(auth), Method: ev.HTTPMethod, Resource: ev.Resource, PathParams: ev.PathParameters,
+			Path: ev.Path, SourceIP: ev.RequestContext.Identity.SourceIP}
 		d, err := a.decideAndLog(ctx, r, ev.RequestContext.RequestID)
 		return policy(d, ev.MethodArn, err)
 	}
@@ -161,6 +171,18 @@ func splitMethodArn(arn string) (method, path string) {
 		path = "/"
 	}
 	return method, path
+}
+
+// stripStage removes a named stage from an HTTP API's raw path, which
+// carries it ("/prod/v1/whoami"); the $default stage adds nothing.
+func stripStage(path, stage string) string {
+	if stage == "" || stage == "$default" {
+		return path
+	}
+	if rest, ok := strings.CutPrefix(path, "/"+stage); ok && (rest == "" || rest[0] == '/') {
+		return rest
+	}
+	return path
 }
 
 func header(h map[string]string, name string) string {

@@ -119,7 +119,141 @@ func Parse(data []byte) (*Catalog, error) {
 		}
 		seen[id] = true
 	}
+	if err := c.checkAmbiguity(); err != nil {
+		return nil, fmt.Errorf("parse authz config: %w", err)
+	}
 	return &c, nil
+}
+
+// checkAmbiguity refuses two routes of one method that some path matches
+// with neither more specific than the other (as net/http's ServeMux refuses
+// conflicting patterns): file order must never pick the scope a request needs.
+func (c *Catalog) checkAmbiguity() error {
+	for i, a := range c.Routes {
+		pa := splitPath(a.Path)
+		if err := checkPattern(pa); err != nil {
+			return fmt.Errorf("route %s %s: %w", a.Method, a.Path, err)
+		}
+		for _, b := range c.Routes[:i] {
+			pb := splitPath(b.Path)
+			if a.Method != b.Method || !overlap(pa, pb) {
+				continue
+			}
+			if within(pa, pb) == within(pb, pa) {
+				return fmt.Errorf("routes %s %s and %s %s are ambiguous: a path can match both and neither is more specific",
+					b.Method, b.Path, a.Method, a.Path)
+			}
+		}
+	}
+	return nil
+}
+
+// checkPattern allows a greedy {name+} only as the last segment and
+// parameters only as whole segments.
+func checkPattern(segs []string) error {
+	for i, s := range segs {
+		open, close := strings.Contains(s, "{"), strings.Contains(s, "}")
+		switch {
+		case !open && !close:
+		case !strings.HasPrefix(s, "{") || !strings.HasSuffix(s, "}") || len(s) < 3:
+			return fmt.Errorf("segment %q: a parameter must be a whole segment {name}", s)
+		case strings.HasSuffix(s, "+}") && i != len(segs)-1:
+			return fmt.Errorf("segment %q: a greedy parameter must be the last segment", s)
+		}
+	}
+	return nil
+}
+
+func isParam(seg string) bool  { return strings.HasPrefix(seg, "{") }
+func isGreedy(seg string) bool { return strings.HasSuffix(seg, "+}") }
+
+// overlap reports whether some path matches both patterns.
+func overlap(a, b []string) bool {
+	for i := 0; ; i++ {
+		switch {
+		case i < len(a) && isGreedy(a[i]):
+			return i < len(b) // b has at least one more segment, or its own greedy tail
+		case i < len(b) && isGreedy(b[i]):
+			return i < len(a)
+		case i == len(a) || i == len(b):
+			return len(a) == len(b)
+		case !isParam(a[i]) && !isParam(b[i]) && a[i] != b[i]:
+			return false
+		}
+	}
+}
+
+// within reports whether every path that a matches, b matches too.
+func within(a, b []string) bool {
+	for i := 0; ; i++ {
+		switch {
+		case i < len(b) && isGreedy(b[i]):
+			return i < len(a)
+		case i < len(a) && isGreedy(a[i]):
+			return false // a's tail is unbounded, b's is not
+		case i == len(a) || i == len(b):
+			return len(a) == len(b)
+		case isParam(b[i]):
+		case isParam(a[i]) || a[i] != b[i]:
+			return false
+		}
+	}
+}
+
+// Resolve finds the route for a request whose route API Gateway has already
+// resolved: resource is the template's path pattern (REST's resource, the
+// path of an HTTP API's routeKey) and params its path parameters, so stages
+// and base path mappings play no part. A resource the map does not list
+// (a greedy proxy, say) is matched as the path its parameters fill in.
+func (c *Catalog) Resolve(method, resource string, params map[string]string) (Route, map[string]string, bool) {
+	method = strings.ToUpper(method)
+	shape := patternShape(resource)
+	for _, r := range c.Routes {
+		if r.Method == method && patternShape(r.Path) == shape {
+			// Parameters named as the route map names them.
+			out := map[string]string{}
+			for i, seg := range splitPath(r.Path) {
+				if isParam(seg) {
+					name := strings.TrimSuffix(strings.Trim(seg, "{}"), "+")
+					out[name] = params[paramName(splitPath(resource), i)]
+				}
+			}
+			return r, out, true
+		}
+	}
+	var b strings.Builder
+	for _, seg := range splitPath(resource) {
+		b.WriteByte('/')
+		if isParam(seg) {
+			v, ok := params[strings.TrimSuffix(strings.Trim(seg, "{}"), "+")]
+			if !ok || v == "" {
+				return Route{}, nil, false
+			}
+			seg = v
+		}
+		b.WriteString(seg)
+	}
+	return c.Match(method, b.String())
+}
+
+// patternShape names every parameter alike, so patterns compare by shape.
+func patternShape(p string) string {
+	segs := splitPath(p)
+	for i, s := range segs {
+		if isGreedy(s) {
+			segs[i] = "{+}"
+		} else if isParam(s) {
+			segs[i] = "{}"
+		}
+	}
+	return "/" + strings.Join(segs, "/")
+}
+
+func paramName(segs []string, i int) string {
+	if i >= len(segs) {
+		return ""
+	}
+	return strings.TrimSuffix(strings.Trim(segs[i], "{}"), "+")
 }
 
 // NormalizeScopes checks a requested scope list and returns it sorted and
@@ -204,8 +338,9 @@ func (c *Catalog) Match(method, path string) (Route, map[string]string, bool) {
 
 // MatchPath matches path against an API Gateway style pattern: literal
 // segments, {name} (one non-empty segment) and a final {name+} (the rest).
-// It returns the parameters and the number of literal segments matched, so
-// that callers can prefer the most specific pattern. One trailing slash is
+// It returns the parameters and a specificity score (more literal segments
+// score higher; at equal literals, a fixed-length pattern beats a greedy
+// one), so that callers can prefer the most specific pattern. One trailing slash is
 // ignored, as API Gateway does.
 func MatchPath(pattern, path string) (map[string]string, int, bool) {
 	pat, segs := splitPath(pattern), splitPath(path)
@@ -219,7 +354,7 @@ func MatchPath(pattern, path string) (map[string]string, int, bool) {
 				return nil, 0, false
 			}
 			params[greedy] = strings.Join(segs[i:], "/")
-			return params, score, true
+			return params, 2 * score, true
 		}
 		if i >= len(segs) {
 			return nil, 0, false
@@ -239,7 +374,7 @@ func MatchPath(pattern, path string) (map[string]string, int, bool) {
 	if len(pat) != len(segs) {
 		return nil, 0, false
 	}
-	return params, score, true
+	return params, 2*score + 1, true
 }
 
 func splitPath(p string) []string {

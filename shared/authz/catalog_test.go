@@ -99,11 +99,81 @@ func TestParseRejectsBadConfig(t *testing.T) {
 		{"session without roles", `{"scopes":{"a:b":"x"},"plans":{},"routes":[{"method":"GET","path":"/x","auth":"session"}]}`},
 		{"unknown field", `{"scopes":{"a:b":"x"},"plan":{}}`},
 		{"duplicate route", `{"scopes":{"a:b":"x"},"routes":[{"method":"GET","path":"/x","auth":"api_key"},{"method":"get","path":"/x","auth":"api_key"}]}`},
+		{"same shape, other parameter name", routes(`/v1/x/{id}`, `/v1/x/{other}`)},
+		{"crossing parameters", routes(`/v1/y/{p}/c`, `/v1/y/b/{q}`)},
+		{"two greedy tails", routes(`/v1/{a+}`, `/v1/{b+}`)},
+		{"greedy parameter not last", routes(`/v1/{a+}/x`)},
+		{"partial-segment parameter", routes(`/v1/key_{id}`)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if _, err := Parse([]byte(tt.in)); err == nil {
 				t.Fatal("accepted")
+			}
+		})
+	}
+}
+
+// routes is a catalog whose GET routes have these paths.
+func routes(paths ...string) string {
+	var rs []string
+	for _, p := range paths {
+		rs = append(rs, `{"method":"GET","path":"`+p+`","auth":"api_key"}`)
+	}
+	return `{"scopes":{"a:b":"x"},"routes":[` + strings.Join(rs, ",") + `]}`
+}
+
+func TestParseAcceptsNestedPatterns(t *testing.T) {
+	tests := []struct {
+		name  string
+		paths []string
+		path  string // a request path and the pattern that must win it
+		want  string
+	}{
+		{"literal beats parameter", []string{"/v1/x/{id}", "/v1/x/me"}, "/v1/x/me", "/v1/x/me"},
+		{"parameter beats greedy", []string{"/v1/{proxy+}", "/v1/{id}"}, "/v1/k", "/v1/{id}"},
+		{"greedy keeps the rest", []string{"/v1/{proxy+}", "/v1/{id}"}, "/v1/k/l", "/v1/{proxy+}"},
+		{"other methods or lengths never clash", []string{"/v1/y/{p}/c", "/v1/y/b"}, "/v1/y/b", "/v1/y/b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse([]byte(routes(tt.paths...)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r, _, ok := c.Match("GET", tt.path); !ok || r.Path != tt.want {
+				t.Fatalf("Match(%s) = %s %v, want %s", tt.path, r.Path, ok, tt.want)
+			}
+		})
+	}
+}
+
+// API Gateway has resolved the route: the stage and any base path mapping
+// are not part of the resource, and parameters are named as the template
+// names them.
+func TestResolve(t *testing.T) {
+	c := mustLoad(t)
+	tests := []struct {
+		name, method, resource string
+		params                 map[string]string
+		want                   string
+		channel                string
+		ok                     bool
+	}{
+		{"literal resource", "GET", "/v1/whoami", nil, "/v1/whoami", "", true},
+		{"parameter named otherwise in the template", "POST", "/v1/channels/{ch}/messages", map[string]string{"ch": "ch_1"},
+			"/v1/channels/{channel_id}/messages", "ch_1", true},
+		{"greedy proxy, matched by what it carries", "GET", "/{proxy+}", map[string]string{"proxy": "v1/contacts/c_1"},
+			"/v1/contacts/{id}", "", true},
+		{"greedy proxy without its parameter", "GET", "/{proxy+}", nil, "", "", false},
+		{"resource not in the map", "GET", "/v1/secrets", nil, "", "", false},
+		{"method not in the map", "PUT", "/v1/whoami", nil, "", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, params, ok := c.Resolve(tt.method, tt.resource, tt.params)
+			if ok != tt.ok || r.Path != tt.want || params[ChannelParam] != tt.channel {
+				t.Fatalf("Resolve = %s %v %v, want %s %q %v", r.Path, params, ok, tt.want, tt.channel, tt.ok)
 			}
 		})
 	}
@@ -128,12 +198,12 @@ func TestMatchPath(t *testing.T) {
 		score         int
 		params        string
 	}{
-		{"/v1/api-keys/{id}", "/v1/api-keys/key_1", true, 2, "id=key_1"},
+		{"/v1/api-keys/{id}", "/v1/api-keys/key_1", true, 5, "id=key_1"},
 		{"/v1/api-keys/{id}", "/v1/api-keys/", false, 0, ""},
 		{"/v1/api-keys/{id}", "/v1/api-keys/a/b", false, 0, ""},
-		{"/v1/{proxy+}", "/v1/a/b/c", true, 1, "proxy=a/b/c"},
+		{"/v1/{proxy+}", "/v1/a/b/c", true, 2, "proxy=a/b/c"},
 		{"/v1/{proxy+}", "/v1", false, 0, ""},
-		{"/v1/whoami", "/v1/whoami/", true, 2, ""},
+		{"/v1/whoami", "/v1/whoami/", true, 5, ""},
 		{"/v1/whoami", "/v1//whoami", false, 0, ""},
 	}
 	for _, tt := range tests {

@@ -26,12 +26,15 @@ import (
 
 	"github.com/flowella/apikeys/shared/apigw"
 	"github.com/flowella/apikeys/shared/authz"
+	"github.com/flowella/apikeys/shared/localfn"
 )
 
 // MaxPayload is API Gateway's REST API payload limit.
 const MaxPayload = 10 << 20
 
-// Route maps a method and resource path to a Lambda handler.
+// Route maps a method and resource path to a Lambda handler. The gateway
+// invokes handlers from many goroutines at once, so they must be safe for
+// that, as a localfn.Function is; a bare lambda.NewHandler is not.
 type Route struct {
 	Method     string // upper case; ANY matches every method
 	Resource   string // e.g. /v1/api-keys/{id}
@@ -152,6 +155,10 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, reqID string, en
 	out, err := invoke(ctx, route.Handler, reqID, payload)
 	if err != nil {
 		g.log.ErrorContext(ctx, "handler failed", "function", route.Function, "request_id", reqID, "error", err.Error())
+		if errors.Is(err, localfn.ErrThrottled) {
+			// API Gateway answers a throttled Lambda integration with a 500.
+			return gatewayError(w, http.StatusInternalServerError, "Internal server error")
+		}
 		return gatewayError(w, http.StatusBadGateway, "Internal server error")
 	}
 	var resp events.APIGatewayProxyResponse
@@ -266,7 +273,7 @@ func invoke(ctx context.Context, h lambda.Handler, reqID string, payload []byte)
 	defer cancel()
 	out, err := h.Invoke(ctx, payload)
 	if err != nil {
-		return nil, err
+		return nil, err // errors.Is still finds localfn.ErrThrottled
 	}
 	// A handler that returned an error comes back as {"errorMessage": …}.
 	var fail struct {

@@ -11,12 +11,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/flowella/apikeys/shared/authz"
+	"github.com/flowella/apikeys/shared/localfn"
 	"github.com/flowella/apikeys/shared/localgw"
 	"github.com/flowella/apikeys/shared/localstream"
 	"github.com/flowella/apikeys/shared/samtemplate"
@@ -32,10 +32,11 @@ type Config struct {
 	Log        *slog.Logger
 }
 
-// Stack is the built system: the HTTP gateway and the functions' handlers.
+// Stack is the built system: the HTTP gateway and the functions, each run
+// as Lambda runs it (one event per execution environment at a time).
 type Stack struct {
 	Gateway  *localgw.Gateway
-	Handlers map[string]lambda.Handler // by logical id
+	Handlers map[string]*localfn.Function // by logical id
 	cfg      Config
 }
 
@@ -47,7 +48,7 @@ func Build(ctx context.Context, cfg Config) (*Stack, error) {
 		cfg.Log = slog.Default()
 	}
 	tpl := cfg.Template
-	s := &Stack{Handlers: map[string]lambda.Handler{}, cfg: cfg}
+	s := &Stack{Handlers: map[string]*localfn.Function{}, cfg: cfg}
 	for _, fn := range tpl.Functions() {
 		env, err := tpl.Environment(fn, cfg.Parameters, cfg.TableName)
 		if err != nil {
@@ -57,7 +58,8 @@ func Build(ctx context.Context, cfg Config) (*Stack, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.Handlers[fn] = lambda.NewHandler(h)
+		props, _ := tpl.Function(fn)
+		s.Handlers[fn] = localfn.New(fn, h, props.ReservedConcurrentExecutions)
 	}
 	apiRoutes, err := tpl.APIRoutes()
 	if err != nil {
@@ -101,7 +103,7 @@ func normalize(p string) string {
 	return strings.Join(segs, "/")
 }
 
-func standinRoutes(cfg Config, served map[string]bool, auth lambda.Handler) ([]localgw.Route, error) {
+func standinRoutes(cfg Config, served map[string]bool, auth *localfn.Function) ([]localgw.Route, error) {
 	catalog, err := authz.Load()
 	if err != nil {
 		return nil, err
@@ -112,7 +114,7 @@ func standinRoutes(cfg Config, served map[string]bool, auth lambda.Handler) ([]l
 			continue
 		}
 		out = append(out, localgw.Route{Method: r.Method, Resource: r.Path, Function: "StandinFlowellaAPI",
-			Handler: lambda.NewHandler(standin(r)), Authorizer: auth})
+			Handler: localfn.New("StandinFlowellaAPI", standin(r), 0), Authorizer: auth})
 	}
 	return out, nil
 }

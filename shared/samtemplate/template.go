@@ -40,6 +40,9 @@ type FunctionProps struct {
 		Variables map[string]any `json:"Variables"`
 	} `json:"Environment"`
 	Events map[string]Event `json:"Events"`
+	// ReservedConcurrentExecutions caps the function's concurrent
+	// invocations; 0 when the template sets none.
+	ReservedConcurrentExecutions int `json:"ReservedConcurrentExecutions"`
 }
 
 // Event is a function's event source.
