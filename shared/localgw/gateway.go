@@ -27,6 +27,7 @@ import (
 	"github.com/flowella/apikeys/shared/apigw"
 	"github.com/flowella/apikeys/shared/authz"
 	"github.com/flowella/apikeys/shared/localfn"
+	"github.com/flowella/apikeys/shared/samtemplate"
 )
 
 // MaxPayload is API Gateway's REST API payload limit.
@@ -46,17 +47,20 @@ type Route struct {
 // Gateway serves HTTP. It is safe for concurrent use.
 type Gateway struct {
 	routes    []Route
+	responses map[string]samtemplate.GatewayResponse // by response type
 	accessLog io.Writer
 	logMu     sync.Mutex
 	log       *slog.Logger
 }
 
-// New builds a gateway over routes; access log lines go to accessLog.
-func New(routes []Route, accessLog io.Writer, log *slog.Logger) *Gateway {
+// New builds a gateway over routes that answers the requests it refuses
+// itself with responses (the template's GatewayResponses); access log lines
+// go to accessLog.
+func New(routes []Route, responses map[string]samtemplate.GatewayResponse, accessLog io.Writer, log *slog.Logger) *Gateway {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Gateway{routes: routes, accessLog: accessLog, log: log}
+	return &Gateway{routes: routes, responses: responses, accessLog: accessLog, log: log}
 }
 
 // match finds the route and path parameters. Literal segments win over
@@ -114,16 +118,16 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, reqID string, en
 	w.Header().Set("X-Amzn-RequestId", reqID)
 	call, err := apigw.FromHTTP(r, reqID, MaxPayload)
 	if err != nil {
-		return gatewayError(w, http.StatusBadRequest, "Bad Request")
+		return g.refuse(w, reqID, "BAD_REQUEST_BODY", http.StatusBadRequest, "Bad Request")
 	}
 	entry.SourceIP = call.SourceIP
 	if len(call.Body) > MaxPayload {
-		return gatewayError(w, http.StatusRequestEntityTooLarge, "Request Too Long")
+		return g.refuse(w, reqID, "REQUEST_TOO_LARGE", http.StatusRequestEntityTooLarge, "Request Too Long")
 	}
 	route, params := g.match(r.Method, r.URL.Path)
 	if route == nil {
 		// API Gateway's answer for a method or path it does not know.
-		return gatewayError(w, http.StatusForbidden, "Missing Authentication Token")
+		return g.refuse(w, reqID, "MISSING_AUTHENTICATION_TOKEN", http.StatusForbidden, "Missing Authentication Token")
 	}
 	call.Resource, call.PathParams = route.Resource, params
 	ctx := r.Context()
@@ -133,7 +137,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, reqID string, en
 		if r.Header.Get("Authorization") == "" {
 			// The identity source is missing: API Gateway answers 401
 			// without calling the authorizer.
-			return gatewayError(w, http.StatusUnauthorized, "Unauthorized")
+			return g.refuse(w, reqID, "UNAUTHORIZED", http.StatusUnauthorized, "Unauthorized")
 		}
 		var status int
 		principalID, authCtx, status = g.authorize(ctx, w, route, call)
@@ -150,20 +154,20 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, reqID string, en
 
 	payload, err := json.Marshal(call.ProxyEvent(principalID, authCtx))
 	if err != nil {
-		return gatewayError(w, http.StatusInternalServerError, "Internal server error")
+		return g.refuse(w, reqID, "DEFAULT_5XX", http.StatusInternalServerError, "Internal server error")
 	}
 	out, err := invoke(ctx, route.Handler, reqID, payload)
 	if err != nil {
 		g.log.ErrorContext(ctx, "handler failed", "function", route.Function, "request_id", reqID, "error", err.Error())
 		if errors.Is(err, localfn.ErrThrottled) {
 			// API Gateway answers a throttled Lambda integration with a 500.
-			return gatewayError(w, http.StatusInternalServerError, "Internal server error")
+			return g.refuse(w, reqID, "INTEGRATION_FAILURE", http.StatusInternalServerError, "Internal server error")
 		}
-		return gatewayError(w, http.StatusBadGateway, "Internal server error")
+		return g.refuse(w, reqID, "DEFAULT_5XX", http.StatusBadGateway, "Internal server error")
 	}
 	var resp events.APIGatewayProxyResponse
 	if err := json.Unmarshal(out, &resp); err != nil || resp.StatusCode == 0 {
-		return gatewayError(w, http.StatusBadGateway, "Internal server error")
+		return g.refuse(w, reqID, "DEFAULT_5XX", http.StatusBadGateway, "Internal server error")
 	}
 	for k, v := range resp.Headers {
 		w.Header().Set(k, v)
@@ -176,7 +180,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, reqID string, en
 	body := []byte(resp.Body)
 	if resp.IsBase64Encoded {
 		if body, err = base64.StdEncoding.DecodeString(resp.Body); err != nil {
-			return gatewayError(w, http.StatusBadGateway, "Internal server error")
+			return g.refuse(w, reqID, "DEFAULT_5XX", http.StatusBadGateway, "Internal server error")
 		}
 	}
 	w.WriteHeader(resp.StatusCode)
@@ -189,24 +193,24 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, reqID string, en
 func (g *Gateway) authorize(ctx context.Context, w http.ResponseWriter, route *Route, call apigw.Call) (string, map[string]any, int) {
 	payload, err := json.Marshal(call.AuthorizerEvent())
 	if err != nil {
-		return "", nil, gatewayError(w, http.StatusInternalServerError, "Internal server error")
+		return "", nil, g.refuse(w, call.RequestID, "AUTHORIZER_FAILURE", http.StatusInternalServerError, "")
 	}
 	out, err := invoke(ctx, route.Authorizer, call.RequestID, payload)
 	if err != nil {
 		if strings.Contains(err.Error(), "Unauthorized") {
-			return "", nil, gatewayError(w, http.StatusUnauthorized, "Unauthorized")
+			return "", nil, g.refuse(w, call.RequestID, "UNAUTHORIZED", http.StatusUnauthorized, "Unauthorized")
 		}
 		// API Gateway answers an authorizer failure with a 500.
 		g.log.ErrorContext(ctx, "authorizer failed", "request_id", call.RequestID, "error", err.Error())
-		return "", nil, gatewayError(w, http.StatusInternalServerError, "")
+		return "", nil, g.refuse(w, call.RequestID, "AUTHORIZER_FAILURE", http.StatusInternalServerError, "")
 	}
 	var resp events.APIGatewayCustomAuthorizerResponse
 	if err := json.Unmarshal(out, &resp); err != nil {
-		return "", nil, gatewayError(w, http.StatusInternalServerError, "")
+		return "", nil, g.refuse(w, call.RequestID, "AUTHORIZER_CONFIGURATION_ERROR", http.StatusInternalServerError, "")
 	}
 	if !allows(resp.PolicyDocument, call.MethodArn()) {
 		// The context of a Deny still reaches the access log, as in API Gateway.
-		return resp.PrincipalID, resp.Context, gatewayError(w, http.StatusForbidden, "Forbidden")
+		return resp.PrincipalID, resp.Context, g.refuse(w, call.RequestID, "ACCESS_DENIED", http.StatusForbidden, "Forbidden")
 	}
 	return resp.PrincipalID, resp.Context, 0
 }
@@ -285,29 +289,62 @@ func invoke(ctx context.Context, h lambda.Handler, reqID string, payload []byte)
 	return out, nil
 }
 
-// gatewayError writes API Gateway's own error body, {"message": …}.
-func gatewayError(w http.ResponseWriter, status int, message string) int {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("x-amzn-ErrorType", errorType(status))
-	w.WriteHeader(status)
-	var body []byte
-	if message == "" {
-		body = []byte(`{"message":null}`)
-	} else {
-		body, _ = json.Marshal(map[string]string{"message": message})
+// refuse answers a request API Gateway refuses itself, of response type
+// typ: with the template's GatewayResponses entry for typ, else its
+// DEFAULT_4XX or DEFAULT_5XX, else API Gateway's built-in {"message": …}.
+func (g *Gateway) refuse(w http.ResponseWriter, reqID, typ string, status int, message string) int {
+	resp, ok := g.responses[typ]
+	if !ok {
+		class := "DEFAULT_4XX"
+		if status >= 500 {
+			class = "DEFAULT_5XX"
+		}
+		resp, ok = g.responses[class]
 	}
-	_, _ = w.Write(body)
+	if ok && resp.StatusCode != 0 {
+		status = resp.StatusCode
+	}
+	for k, v := range resp.Headers {
+		w.Header().Set(k, v)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("x-amzn-ErrorType", errorType(typ))
+	w.WriteHeader(status)
+	_, _ = w.Write(renderGatewayResponse(resp.Template, reqID, message))
 	return status
 }
 
-func errorType(status int) string {
-	switch status {
-	case http.StatusUnauthorized:
+// renderGatewayResponse fills the context variables a response template may
+// use; an empty template gives API Gateway's built-in body.
+func renderGatewayResponse(tmpl, reqID, message string) []byte {
+	quoted := []byte("null")
+	if message != "" {
+		quoted, _ = json.Marshal(message)
+	}
+	if tmpl == "" {
+		return append(append([]byte(`{"message":`), quoted...), '}')
+	}
+	return []byte(strings.NewReplacer(
+		"$context.requestId", reqID,
+		"$context.error.messageString", string(quoted),
+		"$context.error.message", strings.Trim(string(quoted), `"`),
+	).Replace(tmpl))
+}
+
+func errorType(typ string) string {
+	switch typ {
+	case "UNAUTHORIZED":
 		return "UnauthorizedException"
-	case http.StatusForbidden:
+	case "ACCESS_DENIED":
 		return "AccessDeniedException"
-	case http.StatusInternalServerError:
+	case "MISSING_AUTHENTICATION_TOKEN":
+		return "MissingAuthenticationTokenException"
+	case "AUTHORIZER_FAILURE", "AUTHORIZER_CONFIGURATION_ERROR":
 		return "AuthorizerConfigurationException"
+	case "REQUEST_TOO_LARGE":
+		return "RequestEntityTooLargeException"
+	case "BAD_REQUEST_BODY":
+		return "BadRequestException"
 	}
 	return "InternalServerErrorException"
 }

@@ -67,8 +67,13 @@ func Build(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	var routes []localgw.Route
 	served := map[string]bool{}
-	keyAuthorizer := ""
+	keyAuthorizer, api := "", ""
 	for _, r := range apiRoutes {
+		if api == "" {
+			api = r.API
+		} else if r.API != api {
+			return nil, fmt.Errorf("template: routes on two APIs (%s, %s); the local gateway serves one", api, r.API)
+		}
 		route := localgw.Route{Method: r.Method, Resource: r.Path, Function: r.Function, Handler: s.Handlers[r.Function]}
 		if r.Authorizer != "" {
 			if ttl := tpl.AuthorizerCacheTTL(r.API, r.AuthName); ttl != 0 {
@@ -88,7 +93,11 @@ func Build(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, err
 	}
 	routes = append(routes, standins...)
-	s.Gateway = localgw.New(routes, cfg.AccessLog, cfg.Log)
+	responses, err := tpl.GatewayResponses(api)
+	if err != nil {
+		return nil, err
+	}
+	s.Gateway = localgw.New(routes, responses, cfg.AccessLog, cfg.Log)
 	return s, nil
 }
 

@@ -233,7 +233,7 @@ func TestRevokeThenUseIsUnauthorizedAtOnce(t *testing.T) {
 	if r.Status != 200 || r.Body["status"] != "revoked" || r.Body["revoke_reason"] != "leaked in a gist" || r.Body["revoked_by"] != "u_admin" {
 		t.Fatalf("revoke: %d %s", r.Status, r.Raw)
 	}
-	if r := h.do("GET", "/v1/whoami", secret, nil); r.Status != 401 || r.Raw != `{"message":"Unauthorized"}` {
+	if r := h.do("GET", "/v1/whoami", secret, nil); r.Status != 401 || code(r) != "unauthorized" || r.Body["request_id"] != r.RequestID {
 		t.Fatalf("use after revoke: %d %s", r.Status, r.Raw)
 	}
 	if r := h.do("POST", "/v1/api-keys/"+id+"/revoke", admin, nil); r.Status != 409 || code(r) != "already_revoked" {
@@ -262,7 +262,7 @@ func TestScopes(t *testing.T) {
 	if r := h.do("POST", "/v1/messages", send, map[string]any{"to": "+15550100"}); r.Status != 200 {
 		t.Fatalf("messages:send route: %d %s", r.Status, r.Raw)
 	}
-	if r := h.do("GET", "/v1/messages", send, nil); r.Status != 403 || r.Raw != `{"message":"Forbidden"}` {
+	if r := h.do("GET", "/v1/messages", send, nil); r.Status != 403 || code(r) != "forbidden" || r.Body["request_id"] != r.RequestID {
 		t.Fatalf("messages:read route with messages:send key: %d %s", r.Status, r.Raw)
 	} else if !h.accessLogged("GET", "/v1/messages", 403, send[:16]) {
 		t.Fatalf("access log of a refused key request lacks the key:\n%s", h.access.String())
