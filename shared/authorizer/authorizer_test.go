@@ -1,10 +1,10 @@
 package authorizer_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/authorizer"
@@ -82,6 +83,7 @@ func (s *spyDB) reads() (keys, orgs int) {
 const hsSecret = "authorizer-test-secret-0123456789abcdef"
 
 type fixture struct {
+	logs  *lockedBuffer // the authorizer's JSON log lines
 	spy   *spyDB
 	store *keystore.Store
 	auth  *localfn.Function
@@ -106,9 +108,9 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	f := &fixture{spy: spy, store: store, now: &now}
+	f := &fixture{spy: spy, store: store, now: &now, logs: &lockedBuffer{}}
 	a := authorizer.New(authorizer.Config{Keys: store, Orgs: store, Catalog: catalog, Sessions: sessions,
-		Env: apikey.EnvLive, Now: func() time.Time { return *f.now }, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Env: apikey.EnvLive, Now: func() time.Time { return *f.now }, Log: slog.New(slog.NewJSONHandler(f.logs, nil))})
 	// Some tests invoke it from many goroutines, as Lambda never would one
 	// environment: localfn gives each its own.
 	f.auth, f.authz = localfn.New("AuthorizerFunction", a.Handle, 0), a
@@ -493,5 +495,89 @@ func TestDecidesOnTheResolvedRoute(t *testing.T) {
 	out, err := f.auth.Invoke(context.Background(), rest("/v1/contacts", "/v1/messages", nil, reader))
 	if err != nil || !strings.Contains(string(out), `"Effect":"Deny"`) {
 		t.Fatalf("a contacts:read key on the resolved route GET /v1/messages: %s %v", out, err)
+	}
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Every refusal of a key the authorizer identified leaves one structured
+// line naming the key, its organisation and a stable reason: API Gateway's
+// access log has no key id for a 401, and a leak investigation needs the
+// requests made after the revoke most of all.
+func TestRefusalsOfAnIdentifiedKeyAreLogged(t *testing.T) {
+	f := newFixture(t)
+	revoked, expired, scoped := f.key(t), f.key(t), f.key(t, "messages:send")
+	ids := map[string]string{}
+	for _, k := range []apikey.Key{revoked, expired, scoped} {
+		got, err := f.store.LookupByHash(context.Background(), k.Hash())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[k.Prefix()] = got.ID
+	}
+	if _, err := f.store.Revoke(context.Background(), "org_a", ids[revoked.Prefix()], "leaked", keystore.Change{}); err != nil {
+		t.Fatal(err)
+	}
+	past := keystore.FormatTime(f.now.Add(-time.Minute))
+	if _, err := f.spy.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(f.spy.keysTable),
+		Key:                       map[string]types.AttributeValue{"key_hash": &types.AttributeValueMemberS{Value: expired.Hash()}},
+		UpdateExpression:          aws.String("SET expires_at = :t"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":t": &types.AttributeValueMemberS{Value: past}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	unknown, _ := apikey.Generate(apikey.EnvLive)
+	tests := []struct {
+		name   string
+		key    apikey.Key
+		path   string
+		code   string
+		withID bool
+	}{
+		{"revoked", revoked, "/v1/whoami", "revoked", true},
+		{"expired", expired, "/v1/whoami", "expired", true},
+		{"out of scope", scoped, "/v1/contacts", "scope_missing", true},
+		{"unknown", unknown, "/v1/whoami", "unknown_key", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(f.logs.String())
+			f.invoke(t, requestEvent("GET", tt.path, "Bearer "+tt.key.Secret()))
+			var line map[string]any
+			for _, l := range strings.Split(f.logs.String()[before:], "\n") {
+				if strings.Contains(l, `"authorizer decision"`) {
+					_ = json.Unmarshal([]byte(l), &line)
+				}
+			}
+			want := map[string]any{"reason_code": tt.code, "key_prefix": tt.key.Prefix(),
+				"request_id": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef", "path": tt.path, "source_ip": "203.0.113.7"}
+			if tt.withID {
+				want["key_id"], want["org_id"] = ids[tt.key.Prefix()], "org_a"
+			}
+			for k, v := range want {
+				if line[k] != v {
+					t.Errorf("%s = %v, want %v in %v", k, line[k], v, line)
+				}
+			}
+			if strings.Contains(f.logs.String(), tt.key.Secret()) {
+				t.Fatal("the secret was logged")
+			}
+		})
 	}
 }

@@ -42,8 +42,39 @@ type Decision struct {
 	Outcome     Outcome
 	PrincipalID string
 	Context     map[string]any // for the backend; strings only
-	Reason      string         // for logs, never the token
+	Code        ReasonCode     // stable, for logs and key activity
+	Reason      string         // for people reading logs, never the token
+	// Key is the presented API key as far as it was identified: the prefix
+	// once the key parses, the id and organisation once it is found. A
+	// refusal keeps it, so a leaked key's refused requests are found too.
+	Key KeyIdentity
 }
+
+// KeyIdentity names an API key without its secret.
+type KeyIdentity struct {
+	ID, Prefix, OrgID string
+}
+
+// ReasonCode says why a request was allowed or refused, in a word that
+// stays the same from release to release.
+type ReasonCode string
+
+const (
+	ReasonAllowed           ReasonCode = "allowed"
+	ReasonNoCredential      ReasonCode = "no_credential"
+	ReasonUnknownCredential ReasonCode = "unrecognised_credential"
+	ReasonMalformedKey      ReasonCode = "malformed_key"
+	ReasonUnknownKey        ReasonCode = "unknown_key"
+	ReasonRevoked           ReasonCode = "revoked"
+	ReasonExpired           ReasonCode = "expired"
+	ReasonRouteNotMapped    ReasonCode = "route_not_mapped"
+	ReasonWrongCredential   ReasonCode = "wrong_credential_kind"
+	ReasonScopeMissing      ReasonCode = "scope_missing"
+	ReasonIPNotAllowed      ReasonCode = "ip_not_allowed"
+	ReasonChannelNotAllowed ReasonCode = "channel_not_allowed"
+	ReasonInvalidSession    ReasonCode = "invalid_session"
+	ReasonRoleNotAllowed    ReasonCode = "role_not_allowed"
+)
 
 // Request is the part of any authorizer event a decision needs.
 type Request struct {
@@ -128,31 +159,37 @@ func BearerToken(header string) string {
 func (a *Authorizer) Decide(ctx context.Context, r Request) (Decision, error) {
 	switch {
 	case r.Token == "":
-		return Decision{Outcome: Unauthenticated, Reason: "no bearer token"}, nil
+		return Decision{Outcome: Unauthenticated, Code: ReasonNoCredential, Reason: "no bearer token"}, nil
 	case apikey.LooksLikeKey(r.Token):
 		return a.decideKey(ctx, r)
 	case session.LooksLikeJWT(r.Token):
 		return a.decideSession(r), nil
 	}
-	return Decision{Outcome: Unauthenticated, Reason: "token is neither an API key nor a session token"}, nil
+	return Decision{Outcome: Unauthenticated, Code: ReasonUnknownCredential, Reason: "token is neither an API key nor a session token"}, nil
 }
 
 func (a *Authorizer) decideKey(ctx context.Context, r Request) (Decision, error) {
 	key, err := apikey.Parse(r.Token, a.env)
 	if err != nil {
 		// Typos, garbage and keys of the other environment end here, with no I/O.
-		return Decision{Outcome: Unauthenticated, Reason: "malformed api key"}, nil
+		return Decision{Outcome: Unauthenticated, Code: ReasonMalformedKey, Reason: "malformed api key"}, nil
 	}
 	k, err := a.keys.LookupByHash(ctx, key.Hash())
 	if errors.Is(err, keystore.ErrNotFound) {
-		return Decision{Outcome: Unauthenticated, Reason: "unknown api key " + key.Prefix()}, nil
+		return Decision{Outcome: Unauthenticated, Code: ReasonUnknownKey, Reason: "unknown api key",
+			Key: KeyIdentity{Prefix: key.Prefix()}}, nil
 	}
 	if err != nil {
 		return Decision{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	now := a.now()
+	who := KeyIdentity{ID: k.ID, Prefix: k.Prefix, OrgID: k.OrgID}
 	if st := k.StatusAt(now); st != keystore.StatusActive {
-		return Decision{Outcome: Unauthenticated, Reason: "api key " + k.ID + " is " + string(st)}, nil
+		code := ReasonRevoked
+		if st == keystore.StatusExpired {
+			code = ReasonExpired
+		}
+		return Decision{Outcome: Unauthenticated, Code: code, Reason: "api key is " + string(st), Key: who}, nil
 	}
 	// Denials carry the key's identity too, so access logs show which key
 	// was refused.
@@ -162,15 +199,15 @@ func (a *Authorizer) decideKey(ctx context.Context, r Request) (Decision, error)
 		"key_id":         k.ID,
 		"key_prefix":     k.Prefix,
 	}
-	forbidden := func(reason string) (Decision, error) {
-		return Decision{Outcome: Forbidden, PrincipalID: k.ID, Context: identity, Reason: reason}, nil
+	forbidden := func(code ReasonCode, reason string) (Decision, error) {
+		return Decision{Outcome: Forbidden, PrincipalID: k.ID, Context: identity, Code: code, Reason: reason, Key: who}, nil
 	}
 	route, params, ok := a.route(r)
 	if !ok {
-		return forbidden("route not in the route map")
+		return forbidden(ReasonRouteNotMapped, "route not in the route map")
 	}
 	if route.Auth != authz.AuthAPIKey {
-		return forbidden("api keys may not call " + route.Method + " " + route.Path)
+		return forbidden(ReasonWrongCredential, "api keys may not call "+route.Method+" "+route.Path)
 	}
 	org, err := a.orgs.get(ctx, k.OrgID)
 	if err != nil && !errors.Is(err, keystore.ErrOrgNotFound) {
@@ -178,13 +215,13 @@ func (a *Authorizer) decideKey(ctx context.Context, r Request) (Decision, error)
 	}
 	effective := a.catalog.Effective(k.Scopes, org.Plan)
 	if route.Scope != "" && !slices.Contains(effective, route.Scope) {
-		return forbidden("api key " + k.ID + " lacks scope " + route.Scope)
+		return forbidden(ReasonScopeMissing, "api key lacks scope "+route.Scope)
 	}
 	if !ipAllowed(k.AllowedIPs, r.SourceIP) {
-		return forbidden("api key " + k.ID + " is not allowed from " + r.SourceIP)
+		return forbidden(ReasonIPNotAllowed, "api key is not allowed from "+r.SourceIP)
 	}
 	if ch := params[authz.ChannelParam]; len(k.Channels) > 0 && ch != "" && !slices.Contains(k.Channels, ch) {
-		return forbidden("api key " + k.ID + " is not allowed on channel " + ch)
+		return forbidden(ReasonChannelNotAllowed, "api key is not allowed on channel "+ch)
 	}
 	a.touch(ctx, k, now)
 	identity["scopes"] = strings.Join(effective, " ")
@@ -192,7 +229,7 @@ func (a *Authorizer) decideKey(ctx context.Context, r Request) (Decision, error)
 		// Backends enforce the limit where a channel is named outside the path.
 		identity["channels"] = strings.Join(k.Channels, " ")
 	}
-	return Decision{Outcome: Allow, PrincipalID: k.ID, Reason: "api key " + k.ID, Context: identity}, nil
+	return Decision{Outcome: Allow, PrincipalID: k.ID, Code: ReasonAllowed, Reason: "api key", Context: identity, Key: who}, nil
 }
 
 // touch records last use at most once a minute per key: it skips the write
@@ -212,20 +249,21 @@ func (a *Authorizer) touch(ctx context.Context, k keystore.Key, now time.Time) {
 func (a *Authorizer) decideSession(r Request) Decision {
 	p, err := a.sessions.Verify(r.Token)
 	if err != nil {
-		return Decision{Outcome: Unauthenticated, Reason: err.Error()}
+		return Decision{Outcome: Unauthenticated, Code: ReasonInvalidSession, Reason: err.Error()}
 	}
 	route, _, ok := a.route(r)
 	switch {
 	case !ok:
-		return Decision{Outcome: Forbidden, Reason: "route not in the route map"}
+		return Decision{Outcome: Forbidden, Code: ReasonRouteNotMapped, Reason: "route not in the route map"}
 	case route.Auth != authz.AuthSession:
-		return Decision{Outcome: Forbidden, Reason: "session tokens may not call " + route.Method + " " + route.Path}
+		return Decision{Outcome: Forbidden, Code: ReasonWrongCredential, Reason: "session tokens may not call " + route.Method + " " + route.Path}
 	case !route.AllowsRole(p.Role):
-		return Decision{Outcome: Forbidden, Reason: "role " + p.Role + " may not call " + route.Method + " " + route.Path}
+		return Decision{Outcome: Forbidden, Code: ReasonRoleNotAllowed, Reason: "role " + p.Role + " may not call " + route.Method + " " + route.Path}
 	}
 	return Decision{
 		Outcome:     Allow,
 		PrincipalID: p.UserID,
+		Code:        ReasonAllowed,
 		Reason:      "session of " + p.UserID,
 		Context: map[string]any{
 			"principal_type": httpapi.PrincipalSession,

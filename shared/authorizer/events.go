@@ -97,8 +97,15 @@ func (a *Authorizer) decideAndLog(ctx context.Context, r Request, requestID stri
 	if d.Outcome != Allow {
 		level = slog.LevelWarn
 	}
-	a.log.Log(ctx, level, "authorizer decision", "request_id", requestID, "method", r.Method, "path", r.Path,
-		"outcome", d.Outcome.String(), "reason", d.Reason)
+	// One line per decision, with the key's identity even when it is refused
+	// (API Gateway's access log has none for a 401): a leaked key's use
+	// after revocation is found by key_id here.
+	attrs := []any{"request_id", requestID, "method", r.Method, "resource", r.Resource, "path", r.Path,
+		"source_ip", r.SourceIP, "outcome", d.Outcome.String(), "reason_code", string(d.Code), "reason", d.Reason}
+	if d.Key.Prefix != "" {
+		attrs = append(attrs, "key_id", d.Key.ID, "key_prefix", d.Key.Prefix, "org_id", d.Key.OrgID)
+	}
+	a.log.Log(ctx, level, "authorizer decision", attrs...)
 	return d, nil
 }
 
