@@ -25,6 +25,11 @@ install() {
 	echo "$jar"
 }
 
+# DynamoDB Local cannot choose its bind address: it listens on every
+# interface, without authentication. Keep it unreachable from web pages (its
+# CORS default is '*') by allowing only an origin that cannot exist.
+no_browser_origin="https://no-browser-access.invalid"
+
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
@@ -57,7 +62,7 @@ run)
 	port="$(free_port)"
 	log="$root/.local/dynamodb-local-test.log"
 	java -Djava.library.path="$(dirname "$jar")/DynamoDBLocal_lib" -jar "$jar" \
-		-inMemory -sharedDb -port "$port" >"$log" 2>&1 &
+		-inMemory -sharedDb -disableTelemetry -cors "$no_browser_origin" -port "$port" >"$log" 2>&1 &
 	pid=$!
 	trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true' EXIT
 	wait_ready "$port" "$pid" || { cat "$log" >&2; exit 1; }

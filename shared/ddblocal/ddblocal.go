@@ -67,7 +67,10 @@ func Start(ctx context.Context, jar, dataDir string, logTo *os.File) (*Process, 
 		return nil, err
 	}
 	cmd := exec.Command("java", "-Djava.library.path="+filepath.Join(filepath.Dir(jar), "DynamoDBLocal_lib"),
-		"-jar", jar, "-sharedDb", "-dbPath", dataDir, "-port", strconv.Itoa(port))
+		"-jar", jar, "-sharedDb", "-dbPath", dataDir, "-port", strconv.Itoa(port),
+		// No telemetry, and no web page may call it: it listens on every
+		// interface and its CORS default is '*'.
+		"-disableTelemetry", "-cors", "https://no-browser-access.invalid")
 	cmd.Dir = dataDir
 	cmd.Stdout, cmd.Stderr = logTo, logTo
 	// Its own process group: Ctrl-C reaches the stack, which stops it in order.
