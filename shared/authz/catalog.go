@@ -151,17 +151,29 @@ func (c *Catalog) checkAmbiguity() error {
 // checkPattern allows a greedy {name+} only as the last segment and
 // parameters only as whole segments.
 func checkPattern(segs []string) error {
+	names := map[string]bool{}
 	for i, s := range segs {
+		if isParam(s) {
+			name := strings.TrimSuffix(strings.Trim(s, "{}"), "+")
+			if names[name] {
+				return fmt.Errorf("parameter {%s} appears twice", name)
+			}
+			names[name] = true
+		}
 		open, close := strings.Contains(s, "{"), strings.Contains(s, "}")
 		switch {
 		case !open && !close:
-		case !strings.HasPrefix(s, "{") || !strings.HasSuffix(s, "}") || len(s) < 3:
-			return fmt.Errorf("segment %q: a parameter must be a whole segment {name}", s)
+		case !strings.HasPrefix(s, "{") || !strings.HasSuffix(s, "}") || !validParamName(strings.TrimSuffix(s[1:len(s)-1], "+")):
+			return fmt.Errorf("segment %q: a parameter must be a whole segment {name}, the name letters, digits and _", s)
 		case strings.HasSuffix(s, "+}") && i != len(segs)-1:
 			return fmt.Errorf("segment %q: a greedy parameter must be the last segment", s)
 		}
 	}
 	return nil
+}
+
+func validParamName(n string) bool {
+	return n != "" && strings.Trim(n, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == ""
 }
 
 func isParam(seg string) bool  { return strings.HasPrefix(seg, "{") }

@@ -104,6 +104,7 @@ func TestParseRejectsBadConfig(t *testing.T) {
 		{"two greedy tails", routes(`/v1/{a+}`, `/v1/{b+}`)},
 		{"greedy parameter not last", routes(`/v1/{a+}/x`)},
 		{"partial-segment parameter", routes(`/v1/key_{id}`)},
+		{"parameter named twice", routes(`/v1/{id}/x/{id}`)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
