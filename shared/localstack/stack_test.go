@@ -38,11 +38,19 @@ type harness struct {
 	access *localstack.SyncBuffer
 	dlq    *localstack.SyncBuffer
 	spec   *specChecker
+	// the session issuer and audience the stack checks, when configured
+	issuer, audience string
 }
 
 // newHarness runs the local stack, built from template.yaml, on loopback
 // over fresh DynamoDB Local tables, with organisations org_a and org_b.
 func newHarness(t *testing.T) *harness {
+	t.Helper()
+	return newHarnessWith(t, nil)
+}
+
+// newHarnessWith is newHarness with more template parameters.
+func newHarnessWith(t *testing.T, params map[string]string) *harness {
 	t.Helper()
 	db, tables := dynamotest.Setup(t)
 	tpl, err := samtemplate.Load(dynamotest.TemplatePath(t))
@@ -57,7 +65,7 @@ func newHarness(t *testing.T) *harness {
 		Template:   tpl,
 		DB:         db,
 		TableName:  func(id string) string { return tables[id] },
-		Parameters: map[string]string{"SessionHS256Secret": testSecret},
+		Parameters: withParams(map[string]string{"SessionHS256Secret": testSecret}, params),
 		AccessLog:  access,
 		Log:        slog.Default(),
 	})
@@ -81,7 +89,7 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, srv: srv, db: db, tables: tables, store: store, logs: logs, access: access, dlq: &localstack.SyncBuffer{},
-		spec: newSpecChecker(t, srv.URL)}
+		spec: newSpecChecker(t, srv.URL), issuer: params["SessionIssuer"], audience: params["SessionAudience"]}
 	t.Cleanup(func() { t.Logf("%d responses checked against api/openapi.yaml", h.spec.checked.Load()) })
 	pollers, err := stack.Pollers(localstack.StreamOptions{Streams: streams, DeadLetter: h.dlq, Interval: 20 * time.Millisecond})
 	if err != nil {
@@ -100,6 +108,13 @@ func newHarness(t *testing.T) *harness {
 	}
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	return h
+}
+
+func withParams(base, more map[string]string) map[string]string {
+	for k, v := range more {
+		base[k] = v
+	}
+	return base
 }
 
 // accessLogged reports whether the access log has a line for this request
@@ -122,7 +137,7 @@ func (h *harness) accessLogged(method, path string, status int, prefix string) b
 
 func (h *harness) token(org, user, role string) string {
 	h.t.Helper()
-	tok, err := session.IssueHS256(testSecret, session.Principal{UserID: user, OrgID: org, Role: role}, time.Hour, "", "")
+	tok, err := session.IssueHS256(testSecret, session.Principal{UserID: user, OrgID: org, Role: role}, time.Hour, h.issuer, h.audience)
 	if err != nil {
 		h.t.Fatal(err)
 	}
