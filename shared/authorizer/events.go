@@ -13,24 +13,60 @@ import (
 // ErrUnauthorized is the error text API Gateway turns into a 401.
 var ErrUnauthorized = errors.New("Unauthorized")
 
-// Handle is the Lambda entry point. It takes the REST API REQUEST and TOKEN
-// authorizer events and the HTTP API payload 2.0 event, and answers each in
-// its own format: an IAM policy (Allow or Deny, for 403) for REST, a simple
-// response for HTTP APIs, and the error "Unauthorized" for a 401.
-func (a *Authorizer) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
-	var probe struct {
-		Version string `json:"version"`
-		Type    string `json:"type"`
+// Event is any authorizer event API Gateway sends — a REST API REQUEST or
+// TOKEN event, or an HTTP API payload 2.0 event — decoded once: the three
+// share field names where they share meaning.
+type Event struct {
+	Version string `json:"version"` // "2.0" for HTTP APIs
+	Type    string `json:"type"`    // REQUEST or TOKEN
+
+	AuthorizationToken string `json:"authorizationToken"` // TOKEN
+	MethodArn          string `json:"methodArn"`          // REST
+
+	Resource          string              `json:"resource"` // REST REQUEST: the resolved route
+	Path              string              `json:"path"`
+	HTTPMethod        string              `json:"httpMethod"`
+	Headers           map[string]string   `json:"headers"`
+	MultiValueHeaders map[string][]string `json:"multiValueHeaders"`
+	PathParameters    map[string]string   `json:"pathParameters"`
+
+	RouteKey string `json:"routeKey"` // HTTP API: "GET /v1/api-keys/{id}" or "$default"
+
+	RequestContext struct {
+		RequestID string `json:"requestId"`
+		Stage     string `json:"stage"`
+		Identity  struct {
+			SourceIP string `json:"sourceIp"`
+		} `json:"identity"` // REST
+		HTTP struct {
+			Method   string `json:"method"`
+			Path     string `json:"path"`
+			SourceIP string `json:"sourceIp"`
+		} `json:"http"` // HTTP API
+	} `json:"requestContext"`
+}
+
+// Response is the answer in the event's own format: an IAM policy for REST
+// APIs, a simple response for HTTP APIs. A 401 is the error ErrUnauthorized.
+type Response struct {
+	REST *events.APIGatewayCustomAuthorizerResponse
+	HTTP *events.APIGatewayV2CustomAuthorizerSimpleResponse
+}
+
+// MarshalJSON writes whichever answer is set.
+func (r Response) MarshalJSON() ([]byte, error) {
+	if r.HTTP != nil {
+		return json.Marshal(r.HTTP)
 	}
-	if err := json.Unmarshal(raw, &probe); err != nil {
-		return nil, ErrUnauthorized
-	}
+	return json.Marshal(r.REST)
+}
+
+// Handle is the Lambda entry point: a decision for the event, answered in
+// its format. A storage failure is an error (API Gateway's 500), never an
+// answer.
+func (a *Authorizer) Handle(ctx context.Context, ev Event) (Response, error) {
 	switch {
-	case probe.Version == "2.0" && probe.Type == "REQUEST":
-		var ev events.APIGatewayV2CustomAuthorizerV2Request
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, ErrUnauthorized
-		}
+	case ev.Version == "2.0" && ev.Type == "REQUEST":
 		r := Request{
 			Token:      BearerToken(header(ev.Headers, "authorization")),
 			Method:     ev.RequestContext.HTTP.Method,
@@ -48,28 +84,20 @@ func (a *Authorizer) Handle(ctx context.Context, raw json.RawMessage) (any, erro
 		}
 		d, err := a.decideAndLog(ctx, r, ev.RequestContext.RequestID)
 		if err != nil {
-			return nil, err
+			return Response{}, err
 		}
 		switch d.Outcome {
 		case Allow:
-			return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: d.Context}, nil
+			return Response{HTTP: &events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: d.Context}}, nil
 		case Forbidden:
-			return events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false}, nil
+			return Response{HTTP: &events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false}}, nil
 		}
-		return nil, ErrUnauthorized
-	case probe.Type == "TOKEN":
-		var ev events.APIGatewayCustomAuthorizerRequest
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, ErrUnauthorized
-		}
+		return Response{}, ErrUnauthorized
+	case ev.Type == "TOKEN":
 		method, path := splitMethodArn(ev.MethodArn)
 		d, err := a.decideAndLog(ctx, Request{Token: BearerToken(ev.AuthorizationToken), Method: method, Path: path}, "")
 		return policy(d, ev.MethodArn, err)
-	case probe.Type == "REQUEST":
-		var ev events.APIGatewayCustomAuthorizerRequestTypeRequest
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, ErrUnauthorized
-		}
+	case ev.Type == "REQUEST":
 		auth := header(ev.Headers, "authorization")
 		if auth == "" {
 			for k, vs := range ev.MultiValueHeaders {
@@ -83,7 +111,7 @@ func (a *Authorizer) Handle(ctx context.Context, raw json.RawMessage) (any, erro
 		d, err := a.decideAndLog(ctx, r, ev.RequestContext.RequestID)
 		return policy(d, ev.MethodArn, err)
 	}
-	return nil, ErrUnauthorized
+	return Response{}, ErrUnauthorized
 }
 
 func (a *Authorizer) decideAndLog(ctx context.Context, r Request, requestID string) (Decision, error) {
@@ -124,29 +152,29 @@ func (o Outcome) String() string {
 // policy answers a REST API authorizer event. A storage failure is returned
 // as an error, which API Gateway turns into a 500: the request is refused,
 // and the client is not told its key is bad.
-func policy(d Decision, methodArn string, err error) (any, error) {
+func policy(d Decision, methodArn string, err error) (Response, error) {
 	if err != nil {
-		return nil, ErrUnavailable
+		return Response{}, ErrUnavailable
 	}
 	switch d.Outcome {
 	case Allow:
-		return events.APIGatewayCustomAuthorizerResponse{
+		return Response{REST: &events.APIGatewayCustomAuthorizerResponse{
 			PrincipalID:    d.PrincipalID,
 			PolicyDocument: document("Allow", methodArn),
 			Context:        d.Context,
-		}, nil
+		}}, nil
 	case Forbidden:
 		principal := d.PrincipalID
 		if principal == "" {
 			principal = "denied"
 		}
-		return events.APIGatewayCustomAuthorizerResponse{
+		return Response{REST: &events.APIGatewayCustomAuthorizerResponse{
 			PrincipalID:    principal,
 			PolicyDocument: document("Deny", methodArn),
 			Context:        d.Context,
-		}, nil
+		}}, nil
 	}
-	return nil, ErrUnauthorized
+	return Response{}, ErrUnauthorized
 }
 
 func document(effect, methodArn string) events.APIGatewayCustomAuthorizerPolicy {
