@@ -22,7 +22,7 @@ type createRequest struct {
 }
 
 // Create serves POST /v1/api-keys: it makes a key and returns its secret,
-// this once.
+// this once. With an Idempotency-Key, a retry makes no second key.
 func (h *Handlers) Create() Proxy {
 	return h.endpoint("create", func(ctx context.Context, c httpapi.Caller, req events.APIGatewayProxyRequest) (int, any, error) {
 		var in createRequest
@@ -53,10 +53,18 @@ func (h *Handlers) Create() Proxy {
 		if err != nil {
 			return 0, nil, err
 		}
+		idem, err := idempotencyOf(req, "POST /v1/api-keys", "")
+		if err != nil {
+			return 0, nil, err
+		}
 		change := h.changeOf(keystore.OpCreate, c, req, now)
 		template := keystore.Key{OrgID: c.OrgID, Label: label, Scopes: scopes, ExpiresAt: expiresAt,
 			AllowedIPs: allowedIPs, Channels: channels}
-		k, secret, err := h.issue(template, change, func(k keystore.Key) error { return h.Store.Create(ctx, k) })
+		store := func(k keystore.Key) error { return h.Store.Create(ctx, k) }
+		if idem != nil {
+			store = func(k keystore.Key) error { return h.Store.CreateOnce(ctx, k, *idem) }
+		}
+		k, secret, err := h.issue(template, change, store)
 		if err != nil {
 			return 0, nil, fmt.Errorf("create key for %s: %w", c.OrgID, err)
 		}

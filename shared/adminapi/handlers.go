@@ -24,11 +24,13 @@ import (
 // Store is what the admin handlers need of the key store.
 type Store interface {
 	Create(ctx context.Context, k keystore.Key) error
+	CreateOnce(ctx context.Context, k keystore.Key, idem keystore.Idempotency) error
 	Get(ctx context.Context, orgID, id string) (keystore.Key, error)
 	List(ctx context.Context, orgID string, opts keystore.ListOptions) ([]keystore.Key, string, error)
 	Update(ctx context.Context, orgID, id string, changes keystore.Changes, c keystore.Change) (keystore.Key, error)
 	Revoke(ctx context.Context, orgID, id, reason string, c keystore.Change) (keystore.Key, error)
 	Roll(ctx context.Context, orgID string, old, next keystore.Key, grace time.Duration, c keystore.Change) (keystore.Key, error)
+	RollOnce(ctx context.Context, orgID string, old, next keystore.Key, grace time.Duration, c keystore.Change, idem keystore.Idempotency) (keystore.Key, error)
 	GetOrg(ctx context.Context, id string) (keystore.Org, error)
 }
 
@@ -59,7 +61,7 @@ func (h *Handlers) endpoint(name string, body func(context.Context, httpapi.Call
 				return httpapi.JSON(status, out, reqID), nil
 			}
 		}
-		apiErr := toAPIError(err)
+		apiErr := h.toAPIError(err)
 		if apiErr.Status >= 500 {
 			h.logger().ErrorContext(ctx, "admin request failed", "endpoint", name, "request_id", reqID, "error", err.Error())
 		} else {
@@ -104,12 +106,19 @@ func adminCaller(req events.APIGatewayProxyRequest) (httpapi.Caller, error) {
 }
 
 // toAPIError is the one place where domain errors become HTTP errors.
-func toAPIError(err error) *httpapi.Error {
+func (h *Handlers) toAPIError(err error) *httpapi.Error {
 	var apiErr *httpapi.Error
 	var unknown *authz.UnknownScopesError
+	var replay *keystore.ReplayError
 	switch {
 	case errors.As(err, &apiErr):
 		return apiErr
+	case errors.As(err, &replay):
+		return replayError(replay, resourceOf(replay.Key, h.now()))
+	case errors.Is(err, keystore.ErrIdempotencyKeyReused):
+		return &httpapi.Error{Status: http.StatusUnprocessableEntity, Code: httpapi.CodeIdempotencyKeyReused,
+			Message: "this " + IdempotencyHeader + " was already used, within the last 24 hours, for a different request; " +
+				"send a new " + IdempotencyHeader + " for a new request, and the same one only to retry the same request"}
 	case errors.As(err, &unknown):
 		details := make([]httpapi.Detail, len(unknown.Names))
 		for i, n := range unknown.Names {
@@ -165,11 +174,16 @@ func truncate(s string, n int) string {
 }
 
 // New wires the handlers of every admin function from its start-up
-// configuration: the key store on its tables, the scope catalog, the key
+// configuration: the key store on its tables (with Idempotency-Key records
+// where the function has IDEMPOTENCY_TABLE), the scope catalog, the key
 // environment and, where the function has AUDIT_TABLE, the audit log.
 func New(fn deployconfig.Function) *Handlers {
+	store := keystore.New(fn.DB, fn.KeysTable, fn.OrgsTable)
+	if fn.IdempotencyTable != "" {
+		store = store.WithIdempotency(fn.IdempotencyTable)
+	}
 	h := &Handlers{
-		Store:   keystore.New(fn.DB, fn.KeysTable, fn.OrgsTable),
+		Store:   store,
 		Catalog: fn.Catalog,
 		Env:     fn.KeyEnv,
 		Log:     fn.Log,

@@ -58,7 +58,7 @@ func invoke(t *testing.T, h adminapi.Proxy, ev events.APIGatewayProxyRequest) (i
 func newHandlers(t *testing.T) *adminapi.Handlers {
 	t.Helper()
 	db, tables := dynamotest.Setup(t)
-	store := keystore.New(db, tables["KeysTable"], tables["OrgsTable"])
+	store := keystore.New(db, tables["KeysTable"], tables["OrgsTable"]).WithIdempotency(tables["IdempotencyTable"])
 	if err := store.SetOrg(context.Background(), "org_demo", "paid", []string{"audit_log"}); err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ type rolledKey struct {
 // Roll serves POST /v1/api-keys/{id}/roll: a replacement with the same label,
 // scopes, allowed IPs, channels and expiry, whose secret is returned this once, while the old key
 // is revoked now (grace_period_seconds 0, the default) or expires after the
-// grace period.
+// grace period. With an Idempotency-Key, a retry makes no second replacement.
 func (h *Handlers) Roll() Proxy {
 	return h.endpoint("roll", func(ctx context.Context, c httpapi.Caller, req events.APIGatewayProxyRequest) (int, any, error) {
 		id, err := keyID(req.PathParameters)
@@ -49,16 +49,24 @@ func (h *Handlers) Roll() Proxy {
 			}
 			grace = g
 		}
+		idem, err := idempotencyOf(req, "POST /v1/api-keys/{id}/roll", id)
+		if err != nil {
+			return 0, nil, err
+		}
 		old, err := h.Store.Get(ctx, c.OrgID, id)
 		if err != nil {
 			return 0, nil, err
 		}
 		now := h.now()
-		switch old.StatusAt(now) {
-		case keystore.StatusRevoked:
-			return 0, nil, keystore.ErrRevoked
-		case keystore.StatusExpired:
-			return 0, nil, keystore.ErrExpired
+		// With an Idempotency-Key the store's transaction decides, so that the
+		// retry of a roll that went through (old now revoked) is a replay.
+		if idem == nil {
+			switch old.StatusAt(now) {
+			case keystore.StatusRevoked:
+				return 0, nil, keystore.ErrRevoked
+			case keystore.StatusExpired:
+				return 0, nil, keystore.ErrExpired
+			}
 		}
 		change := h.changeOf(keystore.OpRoll, c, req, now)
 		template := keystore.Key{OrgID: c.OrgID, Label: old.Label, Scopes: old.Scopes, ExpiresAt: old.ExpiresAt,
@@ -66,7 +74,11 @@ func (h *Handlers) Roll() Proxy {
 		var replaced keystore.Key
 		k, secret, err := h.issue(template, change, func(k keystore.Key) error {
 			var err error
-			replaced, err = h.Store.Roll(ctx, c.OrgID, old, k, grace, change)
+			if idem != nil {
+				replaced, err = h.Store.RollOnce(ctx, c.OrgID, old, k, grace, change, *idem)
+			} else {
+				replaced, err = h.Store.Roll(ctx, c.OrgID, old, k, grace, change)
+			}
 			return err
 		})
 		if err != nil {

@@ -24,12 +24,16 @@ type Config struct {
 	KeysTable  string
 	OrgsTable  string
 	AuditTable string
-	KeyEnv     apikey.Env
-	Catalog    *authz.Catalog
+	// IdempotencyTable holds Idempotency-Key records; only the create and
+	// roll functions have it.
+	IdempotencyTable string
+	KeyEnv           apikey.Env
+	Catalog          *authz.Catalog
 }
 
-// Load reads KEYS_TABLE, ORGS_TABLE, AUDIT_TABLE, KEY_ENVIRONMENT and the
-// scope catalog (AUTHZ_CONFIG_FILE or the built-in one) through getenv.
+// Load reads KEYS_TABLE, ORGS_TABLE, AUDIT_TABLE, IDEMPOTENCY_TABLE,
+// KEY_ENVIRONMENT and the scope catalog (AUTHZ_CONFIG_FILE or the built-in
+// one) through getenv. Only the two key tables are required.
 func Load(getenv func(string) string) (Config, error) {
 	env, err := apikey.ParseEnv(getenv("KEY_ENVIRONMENT"))
 	if err != nil {
@@ -40,11 +44,12 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, err
 	}
 	c := Config{
-		KeysTable:  getenv("KEYS_TABLE"),
-		OrgsTable:  getenv("ORGS_TABLE"),
-		AuditTable: getenv("AUDIT_TABLE"),
-		KeyEnv:     env,
-		Catalog:    catalog,
+		KeysTable:        getenv("KEYS_TABLE"),
+		OrgsTable:        getenv("ORGS_TABLE"),
+		AuditTable:       getenv("AUDIT_TABLE"),
+		IdempotencyTable: getenv("IDEMPOTENCY_TABLE"),
+		KeyEnv:           env,
+		Catalog:          catalog,
 	}
 	if c.KeysTable == "" || c.OrgsTable == "" {
 		return Config{}, errors.New("KEYS_TABLE and ORGS_TABLE must be set")

@@ -16,6 +16,9 @@ type Error struct {
 	Code    string   `json:"code"`
 	Message string   `json:"message"`
 	Details []Detail `json:"details,omitempty"`
+	// Key is the API key the error is about, sent beside the error as "key"
+	// (the key an earlier request with the same Idempotency-Key made).
+	Key any `json:"-"`
 }
 
 // Detail points at one problem in the input.
@@ -50,6 +53,10 @@ const (
 	CodePayloadTooLarge   = "payload_too_large"
 	CodeUnsupportedMedia  = "unsupported_media_type"
 	CodeInternal          = "internal"
+	// An earlier request with this Idempotency-Key already did this.
+	CodeIdempotentReplay = "idempotent_replay"
+	// The Idempotency-Key was used with a different request.
+	CodeIdempotencyKeyReused = "idempotency_key_reused"
 )
 
 // Invalid is a 400 validation_failed error.

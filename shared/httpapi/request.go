@@ -20,20 +20,27 @@ const MaxBodyBytes = 16 << 10
 
 // Header returns a request header, whatever its case.
 func Header(req events.APIGatewayProxyRequest, name string) string {
+	v, _ := LookupHeader(req, name)
+	return v
+}
+
+// LookupHeader returns a request header, whatever its case, and whether the
+// request has it at all (an empty value counts).
+func LookupHeader(req events.APIGatewayProxyRequest, name string) (string, bool) {
 	if v, ok := req.Headers[name]; ok {
-		return v
+		return v, true
 	}
 	for k, v := range req.Headers {
 		if strings.EqualFold(k, name) {
-			return v
+			return v, true
 		}
 	}
 	for k, vs := range req.MultiValueHeaders {
 		if strings.EqualFold(k, name) && len(vs) > 0 {
-			return vs[0]
+			return vs[0], true
 		}
 	}
-	return ""
+	return "", false
 }
 
 // Body returns the raw request body, decoding base64 if API Gateway encoded it.

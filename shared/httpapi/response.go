@@ -29,10 +29,12 @@ func JSON(status int, body any, requestID string) events.APIGatewayProxyResponse
 
 type errorBody struct {
 	Error     Error  `json:"error"`
+	Key       any    `json:"key,omitempty"`
 	RequestID string `json:"request_id"`
 }
 
-// ErrorResponse writes e in the one error format.
+// ErrorResponse writes e in the one error format, with e.Key beside the
+// error when it has one.
 func ErrorResponse(e *Error, requestID string) events.APIGatewayProxyResponse {
-	return JSON(e.Status, errorBody{Error: *e, RequestID: requestID}, requestID)
+	return JSON(e.Status, errorBody{Error: *e, Key: e.Key, RequestID: requestID}, requestID)
 }

@@ -27,11 +27,13 @@ type API interface {
 	TransactWriteItems(context.Context, *dynamodb.TransactWriteItemsInput, ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
-// Store reads and writes keys and organisations.
+// Store reads and writes keys and organisations, and the Idempotency-Key
+// records of creates and rolls (see WithIdempotency).
 type Store struct {
-	db        API
-	keysTable string
-	orgsTable string
+	db               API
+	keysTable        string
+	orgsTable        string
+	idempotencyTable string
 }
 
 // New returns a store over the two tables.
@@ -107,7 +109,17 @@ func (s *Store) updateKey(hash string, upd expression.UpdateBuilder, cond expres
 
 // Create stores a new key and counts it against its organisation, in one
 // transaction. The organisation must exist.
-func (s *Store) Create(ctx context.Context, k Key) error {
+func (s *Store) Create(ctx context.Context, k Key) error { return s.create(ctx, k, nil) }
+
+// CreateOnce is Create under an Idempotency-Key: the same transaction
+// records idem, so a retry never stores a second key. A retry with the same
+// fingerprint gets a *ReplayError with the key made first; with another
+// fingerprint, ErrIdempotencyKeyReused.
+func (s *Store) CreateOnce(ctx context.Context, k Key, idem Idempotency) error {
+	return s.create(ctx, k, &idem)
+}
+
+func (s *Store) create(ctx context.Context, k Key, idem *Idempotency) error {
 	put, err := s.putNew(k)
 	if err != nil {
 		return fmt.Errorf("create key %s: %w", k.ID, err)
@@ -116,8 +128,23 @@ func (s *Store) Create(ctx context.Context, k Key) error {
 	if err != nil {
 		return fmt.Errorf("create key %s: %w", k.ID, err)
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{put, count}})
+	items := []types.TransactWriteItem{put, count}
+	var sk string
+	if idem != nil {
+		sk = idempotencySK(OpCreate, "", idem.Key)
+		rec, err := s.remember(sk, *idem, k)
+		if err != nil {
+			return fmt.Errorf("create key %s: %w", k.ID, err)
+		}
+		items = append(items, rec)
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if reasons, ok := cancellation(err); ok {
+		if idem != nil {
+			if err := s.replayed(ctx, OpCreate, k.OrgID, sk, *idem, k.CreatedAt); err != nil {
+				return fmt.Errorf("create key %s: %w", k.ID, err)
+			}
+		}
 		switch {
 		case len(reasons) > 1 && reasons[1] == "ConditionalCheckFailed":
 			return fmt.Errorf("create key %s in %s: %w", k.ID, k.OrgID, ErrOrgNotFound)
@@ -400,6 +427,19 @@ func (s *Store) Revoke(ctx context.Context, orgID, id, reason string, change Cha
 // otherwise set to expire after grace (never later than it already would).
 // It returns old as it now stands.
 func (s *Store) Roll(ctx context.Context, orgID string, old, next Key, grace time.Duration, change Change) (Key, error) {
+	return s.roll(ctx, orgID, old, next, grace, change, nil)
+}
+
+// RollOnce is Roll under an Idempotency-Key, scoped to old: the same
+// transaction records idem, so a retry never makes a second replacement. A
+// retry with the same fingerprint gets a *ReplayError with the replacement
+// made first (even once old is revoked); with another fingerprint,
+// ErrIdempotencyKeyReused.
+func (s *Store) RollOnce(ctx context.Context, orgID string, old, next Key, grace time.Duration, change Change, idem Idempotency) (Key, error) {
+	return s.roll(ctx, orgID, old, next, grace, change, &idem)
+}
+
+func (s *Store) roll(ctx context.Context, orgID string, old, next Key, grace time.Duration, change Change, idem *Idempotency) (Key, error) {
 	put, err := s.putNew(next)
 	if err != nil {
 		return Key{}, fmt.Errorf("roll key %s: %w", old.ID, err)
@@ -432,8 +472,24 @@ func (s *Store) Roll(ctx context.Context, orgID string, old, next Key, grace tim
 		}
 		items = append(items, count)
 	}
+	var sk string
+	if idem != nil {
+		sk = idempotencySK(OpRoll, old.ID, idem.Key)
+		rec, err := s.remember(sk, *idem, next)
+		if err != nil {
+			return Key{}, fmt.Errorf("roll key %s: %w", old.ID, err)
+		}
+		items = append(items, rec)
+	}
 	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 	if reasons, ok := cancellation(err); ok {
+		// A replay first: the earlier roll already revoked old, which
+		// would otherwise read as "revoked".
+		if idem != nil {
+			if err := s.replayed(ctx, OpRoll, orgID, sk, *idem, next.CreatedAt); err != nil {
+				return Key{}, fmt.Errorf("roll key %s: %w", old.ID, err)
+			}
+		}
 		if len(reasons) > 1 && reasons[1] == "ConditionalCheckFailed" {
 			return Key{}, fmt.Errorf("roll key %s: %w", old.ID, s.whyNotActive(ctx, orgID, old.Hash, ErrRevoked))
 		}

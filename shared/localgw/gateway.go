@@ -16,6 +16,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -47,20 +49,29 @@ type Route struct {
 // Gateway serves HTTP. It is safe for concurrent use.
 type Gateway struct {
 	routes    []Route
-	responses map[string]samtemplate.GatewayResponse // by response type
+	api       API
 	accessLog io.Writer
 	logMu     sync.Mutex
 	log       *slog.Logger
 }
 
-// New builds a gateway over routes that answers the requests it refuses
-// itself with responses (the template's GatewayResponses); access log lines
+// API is what the template says of the API beyond its routes.
+type API struct {
+	// Responses answer the requests the gateway refuses itself, by response
+	// type (the template's GatewayResponses).
+	Responses map[string]samtemplate.GatewayResponse
+	// AccessLogFormat is the stage's access log format, $context variables
+	// and all; empty writes no access log.
+	AccessLogFormat string
+}
+
+// New builds a gateway over routes; access log lines, in the API's format,
 // go to accessLog.
-func New(routes []Route, responses map[string]samtemplate.GatewayResponse, accessLog io.Writer, log *slog.Logger) *Gateway {
+func New(routes []Route, api API, accessLog io.Writer, log *slog.Logger) *Gateway {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Gateway{routes: routes, responses: responses, accessLog: accessLog, log: log}
+	return &Gateway{routes: routes, api: api, accessLog: accessLog, log: log}
 }
 
 // match finds the route and path parameters. Literal segments win over
@@ -81,35 +92,48 @@ func (g *Gateway) match(method, path string) (*Route, map[string]string) {
 	return best, bestParams
 }
 
-// accessEntry carries the same fields as the template's access log format.
+// accessEntry holds the $context variables an access log format may use.
 type accessEntry struct {
-	Time          string `json:"time"`
-	RequestID     string `json:"request_id"`
-	Method        string `json:"method"`
-	Path          string `json:"path"`
-	Status        int    `json:"status"`
-	LatencyMS     int64  `json:"latency_ms"`
-	SourceIP      string `json:"source_ip"`
-	UserAgent     string `json:"user_agent,omitempty"`
-	PrincipalType string `json:"principal_type,omitempty"`
-	OrgID         string `json:"org_id,omitempty"`
-	KeyID         string `json:"key_id,omitempty"`
-	KeyPrefix     string `json:"key_prefix,omitempty"`
-	UserID        string `json:"user_id,omitempty"`
+	vars map[string]string // "requestId", "authorizer.key_id", …
+}
+
+func (e *accessEntry) set(name, value string) { e.vars[name] = value }
+
+var contextVar = regexp.MustCompile(`\$context\.[A-Za-z0-9_.]+`)
+
+// render fills format as API Gateway fills an access log format: each
+// $context variable by its value, JSON-escaped (the formats quote them), and
+// "-" where the request has none.
+func (e *accessEntry) render(format string) []byte {
+	return []byte(contextVar.ReplaceAllStringFunc(format, func(v string) string {
+		val, ok := e.vars[strings.TrimPrefix(v, "$context.")]
+		if !ok || val == "" {
+			return "-"
+		}
+		b, _ := json.Marshal(val)
+		return string(b[1 : len(b)-1])
+	}))
 }
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	reqID := newRequestID()
-	entry := accessEntry{Time: start.UTC().Format(time.RFC3339Nano), RequestID: reqID, Method: r.Method,
-		Path: r.URL.Path, UserAgent: r.UserAgent()}
-	status := g.serve(w, r, reqID, &entry)
-	entry.Status = status
-	entry.LatencyMS = time.Since(start).Milliseconds()
-	if g.accessLog != nil {
-		b, _ := json.Marshal(entry)
+	entry := &accessEntry{vars: map[string]string{
+		"requestTimeEpoch":   strconv.FormatInt(start.UnixMilli(), 10),
+		"requestTime":        start.UTC().Format("02/Jan/2006:15:04:05 -0700"),
+		"requestId":          reqID,
+		"httpMethod":         r.Method,
+		"path":               r.URL.Path,
+		"protocol":           r.Proto,
+		"identity.userAgent": r.UserAgent(),
+	}}
+	status := g.serve(w, r, reqID, entry)
+	entry.set("status", strconv.Itoa(status))
+	entry.set("responseLatency", strconv.FormatInt(time.Since(start).Milliseconds(), 10))
+	if g.accessLog != nil && g.api.AccessLogFormat != "" {
+		line := entry.render(g.api.AccessLogFormat)
 		g.logMu.Lock()
-		_, _ = g.accessLog.Write(append(b, '\n'))
+		_, _ = g.accessLog.Write(append(line, '\n'))
 		g.logMu.Unlock()
 	}
 }
@@ -120,7 +144,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, reqID string, en
 	if err != nil {
 		return g.refuse(w, reqID, "BAD_REQUEST_BODY", http.StatusBadRequest, "Bad Request")
 	}
-	entry.SourceIP = call.SourceIP
+	entry.set("identity.sourceIp", call.SourceIP)
 	if len(call.Body) > MaxPayload {
 		return g.refuse(w, reqID, "REQUEST_TOO_LARGE", http.StatusRequestEntityTooLarge, "Request Too Long")
 	}
@@ -141,11 +165,11 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, reqID string, en
 		}
 		var status int
 		principalID, authCtx, status = g.authorize(ctx, w, route, call)
-		for k, dst := range map[string]*string{"principal_type": &entry.PrincipalType, "org_id": &entry.OrgID,
-			"key_id": &entry.KeyID, "key_prefix": &entry.KeyPrefix, "user_id": &entry.UserID} {
-			if v, ok := authCtx[k]; ok {
-				*dst = fmt.Sprint(v)
-			}
+		for k, v := range authCtx {
+			entry.set("authorizer."+k, fmt.Sprint(v))
+		}
+		if principalID != "" {
+			entry.set("authorizer.principalId", principalID)
 		}
 		if status != 0 {
 			return status
@@ -293,13 +317,13 @@ func invoke(ctx context.Context, h lambda.Handler, reqID string, payload []byte)
 // typ: with the template's GatewayResponses entry for typ, else its
 // DEFAULT_4XX or DEFAULT_5XX, else API Gateway's built-in {"message": …}.
 func (g *Gateway) refuse(w http.ResponseWriter, reqID, typ string, status int, message string) int {
-	resp, ok := g.responses[typ]
+	resp, ok := g.api.Responses[typ]
 	if !ok {
 		class := "DEFAULT_4XX"
 		if status >= 500 {
 			class = "DEFAULT_5XX"
 		}
-		resp, ok = g.responses[class]
+		resp, ok = g.api.Responses[class]
 	}
 	if ok && resp.StatusCode != 0 {
 		status = resp.StatusCode

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -40,7 +42,7 @@ func newGateway(t *testing.T, responses map[string]samtemplate.GatewayResponse, 
 	t.Helper()
 	routes := []localgw.Route{{Method: "GET", Resource: "/v1/things/{id}", Function: "Things",
 		Handler: localfn.New("Things", handler, 1), Authorizer: localfn.New("Auth", authorizer, 0)}}
-	srv := httptest.NewServer(localgw.New(routes, responses, io.Discard, nil))
+	srv := httptest.NewServer(localgw.New(routes, localgw.API{Responses: responses}, io.Discard, nil))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -149,4 +151,55 @@ func TestBuiltInBodiesWithoutGatewayResponses(t *testing.T) {
 			t.Errorf("%s: %s, want %s", path, raw, want)
 		}
 	}
+}
+
+// The access log is the template's format, filled as API Gateway fills it:
+// every value a string, "-" where the request has none.
+func TestAccessLogFollowsTheTemplatesFormat(t *testing.T) {
+	tpl, err := samtemplate.Load("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	format := tpl.AccessLogFormat("FlowellaApi")
+	if format == "" {
+		t.Fatal("the template's API has no access log format")
+	}
+	var log lockedLog
+	routes := []localgw.Route{{Method: "GET", Resource: "/v1/things/{id}", Function: "Things",
+		Handler: localfn.New("Things", ok, 1), Authorizer: localfn.New("Auth", authorizer, 0)}}
+	srv := httptest.NewServer(localgw.New(routes, localgw.API{AccessLogFormat: format}, &log, nil))
+	defer srv.Close()
+	_, header, _, _ := get(t, srv.URL+"/v1/things/1?x=1", "Bearer deny")
+	var line map[string]any
+	if err := json.Unmarshal([]byte(log.String()), &line); err != nil {
+		t.Fatalf("access log line is not JSON: %q", log.String())
+	}
+	var want map[string]any
+	_ = json.Unmarshal([]byte(format), &want)
+	for k := range want {
+		if _, isString := line[k].(string); !isString {
+			t.Errorf("%s = %#v, want a string as the template's format gives", k, line[k])
+		}
+	}
+	if line["status"] != "403" || line["request_id"] != header.Get("X-Amzn-RequestId") || line["path"] != "/v1/things/1" ||
+		line["user_id"] != "-" {
+		t.Fatalf("access log line %v", line)
+	}
+}
+
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

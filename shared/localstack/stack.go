@@ -14,10 +14,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
 	"github.com/flowella/apikeys/shared/authz"
 	"github.com/flowella/apikeys/shared/localfn"
 	"github.com/flowella/apikeys/shared/localgw"
+	"github.com/flowella/apikeys/shared/localiam"
 	"github.com/flowella/apikeys/shared/localstream"
 	"github.com/flowella/apikeys/shared/samtemplate"
 )
@@ -30,6 +32,9 @@ type Config struct {
 	Parameters map[string]string             // template parameter overrides
 	AccessLog  io.Writer
 	Log        *slog.Logger
+	// IAMRecorder receives every IAM check of the functions' DynamoDB calls;
+	// nil records into the file LOCAL_IAM_RECORD names (in memory when unset).
+	IAMRecorder *localiam.Recorder
 }
 
 // Stack is the built system: the HTTP gateway and the functions, each run
@@ -37,7 +42,10 @@ type Config struct {
 type Stack struct {
 	Gateway  *localgw.Gateway
 	Handlers map[string]*localfn.Function // by logical id
-	cfg      Config
+	// IAM holds each function's DynamoDB (and stream) calls to its role in
+	// the template, as AWS does.
+	IAM *localiam.Enforcer
+	cfg Config
 }
 
 // Build creates every function's handler with its template environment and
@@ -49,12 +57,27 @@ func Build(ctx context.Context, cfg Config) (*Stack, error) {
 	}
 	tpl := cfg.Template
 	s := &Stack{Handlers: map[string]*localfn.Function{}, cfg: cfg}
+	if cfg.IAMRecorder == nil {
+		rec, err := localiam.RecorderFromEnv()
+		if err != nil {
+			return nil, err
+		}
+		cfg.IAMRecorder = rec
+	}
+	iam, err := localiam.New(tpl, localiam.Env{Region: cfg.DB.Options().Region, TableName: cfg.TableName, Parameters: cfg.Parameters},
+		cfg.IAMRecorder, cfg.Log)
+	if err != nil {
+		return nil, fmt.Errorf("template roles: %w", err)
+	}
+	s.IAM = iam
 	for _, fn := range tpl.Functions() {
 		env, err := tpl.Environment(fn, cfg.Parameters, cfg.TableName)
 		if err != nil {
 			return nil, err
 		}
-		h, err := build(ctx, fn, func(k string) string { return env[k] }, Deps{DB: cfg.DB})
+		// Each function gets its own client, held to its role.
+		db := dynamodb.New(cfg.DB.Options(), iam.DynamoDB(fn))
+		h, err := build(ctx, fn, func(k string) string { return env[k] }, Deps{DB: db})
 		if err != nil {
 			return nil, err
 		}
@@ -97,7 +120,7 @@ func Build(ctx context.Context, cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Gateway = localgw.New(routes, responses, cfg.AccessLog, cfg.Log)
+	s.Gateway = localgw.New(routes, localgw.API{Responses: responses, AccessLogFormat: tpl.AccessLogFormat(api)}, cfg.AccessLog, cfg.Log)
 	return s, nil
 }
 
@@ -169,8 +192,13 @@ func (s *Stack) Pollers(opts StreamOptions) ([]*localstream.Poller, error) {
 	}
 	var out []*localstream.Poller
 	for _, m := range mappings {
+		// The event source mapping reads the stream with the function's role.
+		streams := opts.Streams
+		if c, ok := streams.(*dynamodbstreams.Client); ok {
+			streams = dynamodbstreams.New(c.Options(), s.IAM.Streams(m.Function))
+		}
 		p := &localstream.Poller{
-			Streams:    opts.Streams,
+			Streams:    streams,
 			Tables:     s.cfg.DB,
 			TableName:  s.cfg.TableName(m.Table),
 			Mapping:    m,

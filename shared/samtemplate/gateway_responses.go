@@ -53,3 +53,15 @@ func (t *Template) GatewayResponses(api string) (map[string]GatewayResponse, err
 	}
 	return out, nil
 }
+
+// AccessLogFormat is the Api's access log format, with its $context
+// variables; "" when the Api writes no access log.
+func (t *Template) AccessLogFormat(api string) string {
+	var p struct {
+		AccessLogSetting struct{ Format string }
+	}
+	if r, ok := t.Resources[api]; ok {
+		_ = json.Unmarshal(r.Properties, &p)
+	}
+	return p.AccessLogSetting.Format
+}
