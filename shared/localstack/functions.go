@@ -20,8 +20,11 @@ import (
 	"github.com/flowella/apikeys/shared/whoami"
 )
 
-// Deps are what every function shares in one process.
+// Deps are the clients a function is built with, as its main.go builds
+// them once per process.
 type Deps struct {
+	// DB is the function's own DynamoDB client: the stack's client, held to
+	// the function's role in template.yaml (shared/localiam).
 	DB *dynamodb.Client
 }
 

@@ -8,23 +8,40 @@ import (
 	"testing"
 )
 
+type policyStatement struct {
+	Effect   string
+	Action   any
+	Resource any
+}
+
 // statements returns, per function, each allowed action with the resources
-// (as JSON text) it applies to.
+// (as JSON text) it applies to: the statements of its Policies, or of the
+// AWS::IAM::Role its Role names.
 func statements(t *testing.T, tpl *Template) map[string]map[string][]string {
 	t.Helper()
 	out := map[string]map[string][]string{}
 	for _, fn := range tpl.Functions() {
 		var props struct {
+			Role     map[string][]string
 			Policies []struct {
-				Statement []struct {
-					Effect   string
-					Action   any
-					Resource any
-				}
+				Statement []policyStatement
 			}
 		}
 		if err := json.Unmarshal(tpl.Resources[fn].Properties, &props); err != nil {
 			t.Fatal(err)
+		}
+		if role := props.Role["Fn::GetAtt"]; len(role) == 2 {
+			var roleProps struct {
+				Policies []struct {
+					PolicyDocument struct{ Statement []policyStatement }
+				}
+			}
+			if err := json.Unmarshal(tpl.Resources[role[0]].Properties, &roleProps); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range roleProps.Policies {
+				props.Policies = append(props.Policies, struct{ Statement []policyStatement }{p.PolicyDocument.Statement})
+			}
 		}
 		out[fn] = map[string][]string{}
 		for _, p := range props.Policies {
@@ -60,7 +77,8 @@ func TestLeastPrivilege(t *testing.T) {
 				t.Errorf("%s is allowed %s", fn, action)
 			}
 			for _, r := range resources {
-				if r == `"*"` {
+				// X-Ray's write actions take no resource ARN.
+				if r == `"*"` && action != "xray:PutTraceSegments" && action != "xray:PutTelemetryRecords" {
 					t.Errorf("%s: %s on every resource", fn, action)
 				}
 				if strings.Contains(r, "AuditTable") && fn != "AuditFunction" && !(fn == "ListAuditEventsFunction" && action == "dynamodb:Query") {
@@ -93,5 +111,25 @@ func TestLeastPrivilege(t *testing.T) {
 	}
 	if len(perms["WhoamiFunction"]) != 0 {
 		t.Errorf("whoami needs no table access: %v", perms["WhoamiFunction"])
+	}
+	// Idempotency-Key records: only create and roll read and write them, and
+	// only with GetItem and PutItem.
+	idem := `{"Fn::GetAtt":["IdempotencyTable","Arn"]}`
+	for fn, actions := range perms {
+		for action, resources := range actions {
+			for _, r := range resources {
+				if strings.Contains(r, "IdempotencyTable") && (fn != "CreateKeyFunction" && fn != "RollKeyFunction" ||
+					action != "dynamodb:GetItem" && action != "dynamodb:PutItem") {
+					t.Errorf("%s may %s idempotency records", fn, action)
+				}
+			}
+		}
+	}
+	for _, fn := range []string{"CreateKeyFunction", "RollKeyFunction"} {
+		for _, action := range []string{"dynamodb:GetItem", "dynamodb:PutItem"} {
+			if !slices.Contains(perms[fn][action], idem) {
+				t.Errorf("%s cannot %s idempotency records", fn, action)
+			}
+		}
 	}
 }

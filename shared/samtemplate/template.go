@@ -26,6 +26,8 @@ type Template struct {
 		Function FunctionProps `json:"Function"`
 	} `json:"Globals"`
 	Resources map[string]Resource `json:"Resources"`
+	// Conditions are the template's named conditions, in long form.
+	Conditions map[string]any `json:"Conditions"`
 }
 
 // Resource is one entry under Resources, its properties kept raw.
