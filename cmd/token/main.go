@@ -30,6 +30,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "token: -org and -user must not be empty")
 		os.Exit(2)
 	}
+	if os.Getenv("SESSION_JWKS_URL") != "" {
+		fmt.Fprintln(os.Stderr, "token: SESSION_JWKS_URL is set, so the local stack accepts only your identity provider's tokens; sign in there to get one")
+		os.Exit(2)
+	}
 	secret := os.Getenv("SESSION_HS256_SECRET")
 	if secret == "" {
 		var err error
@@ -38,7 +42,9 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	tok, err := session.IssueHS256(secret, session.Principal{UserID: *user, OrgID: *org, Role: *role}, *ttl, "", "")
+	// The issuer and audience the local stack checks, when set.
+	tok, err := session.IssueHS256(secret, session.Principal{UserID: *user, OrgID: *org, Role: *role}, *ttl,
+		os.Getenv("SESSION_ISSUER"), os.Getenv("SESSION_AUDIENCE"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "token:", err)
 		os.Exit(1)

@@ -7,10 +7,12 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/flowella/apikeys/shared/authorizer"
 	"github.com/flowella/apikeys/shared/deployconfig"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/secretsource"
 	"github.com/flowella/apikeys/shared/session"
 )
 
@@ -21,8 +23,17 @@ func main() {
 		fn.Log.Error("start-up", "error", err.Error())
 		os.Exit(1)
 	}
-	// A JWKS verifier keeps the key set fresh in the background.
-	sessions, err := session.NewVerifier(ctx, session.ConfigFromEnv(os.Getenv))
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		fn.Log.Error("aws config", "error", err.Error())
+		os.Exit(1)
+	}
+	// A secret named by SESSION_HS256_SECRET_NAME is read from SSM or Secrets
+	// Manager here, once; a JWKS verifier keeps the key set fresh in the
+	// background.
+	sessionCfg := session.ConfigFromEnv(os.Getenv)
+	sessionCfg.ReadSecret = secretsource.New(awsCfg).Read
+	sessions, err := session.NewVerifier(ctx, sessionCfg)
 	if err != nil {
 		fn.Log.Error("session verifier", "error", err.Error())
 		os.Exit(1)

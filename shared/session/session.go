@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -40,27 +39,68 @@ type Principal struct {
 // Config says how tokens are checked.
 type Config struct {
 	HS256Secret string // HS256 when set
-	JWKSURL     string // RS256/ES256 through this JWKS when set
-	Issuer      string // checked when set
-	Audience    string // checked when set
-	ClaimUser   string // default "sub"
-	ClaimOrg    string // default "org_id"
-	ClaimRole   string // default "role"
+	// HS256SecretName says where the secret is kept in AWS (ssm:/path or
+	// secretsmanager:name); NewVerifier reads it once through ReadSecret, so
+	// the secret never sits in the function's environment.
+	HS256SecretName string
+	ReadSecret      func(ctx context.Context, name string) (string, error)
+	JWKSURL         string // RS256/ES256 through this JWKS when set
+	Issuer          string // checked when set; required with a JWKS
+	Audience        string // checked when set; required with a JWKS
+	ClaimUser       string // default "sub"
+	ClaimOrg        string // default "org_id"
+	ClaimRole       string // default "role"
+
+	jwks jwksTiming // zero: the production defaults; tests shorten it
 }
 
 // ConfigFromEnv reads the SESSION_* variables through getenv (os.Getenv in
 // Lambda; the template's environment in the local stack).
 func ConfigFromEnv(getenv func(string) string) Config {
 	return Config{
-		HS256Secret: getenv("SESSION_HS256_SECRET"),
-		JWKSURL:     getenv("SESSION_JWKS_URL"),
-		Issuer:      getenv("SESSION_ISSUER"),
-		Audience:    getenv("SESSION_AUDIENCE"),
-		ClaimUser:   getenv("SESSION_CLAIM_USER"),
-		ClaimOrg:    getenv("SESSION_CLAIM_ORG"),
-		ClaimRole:   getenv("SESSION_CLAIM_ROLE"),
+		HS256Secret:     getenv("SESSION_HS256_SECRET"),
+		HS256SecretName: getenv("SESSION_HS256_SECRET_NAME"),
+		JWKSURL:         getenv("SESSION_JWKS_URL"),
+		Issuer:          getenv("SESSION_ISSUER"),
+		Audience:        getenv("SESSION_AUDIENCE"),
+		ClaimUser:       getenv("SESSION_CLAIM_USER"),
+		ClaimOrg:        getenv("SESSION_CLAIM_ORG"),
+		ClaimRole:       getenv("SESSION_CLAIM_ROLE"),
 	}
 }
+
+// Validate refuses a configuration that is ambiguous or unsafe, without any
+// I/O, so a bad deployment fails at start rather than on a request.
+func (c Config) Validate() error {
+	sources := 0
+	for _, set := range []bool{c.HS256Secret != "", c.HS256SecretName != "", c.JWKSURL != ""} {
+		if set {
+			sources++
+		}
+	}
+	if sources > 1 {
+		return errors.New("session config: set one of SESSION_HS256_SECRET, SESSION_HS256_SECRET_NAME and SESSION_JWKS_URL, not several")
+	}
+	if c.HS256Secret != "" && len(c.HS256Secret) < minSecretLen {
+		return errors.New("session config: SESSION_HS256_SECRET must be at least 32 bytes")
+	}
+	if c.HS256SecretName != "" && c.ReadSecret == nil {
+		return fmt.Errorf("session config: SESSION_HS256_SECRET_NAME is %s but nothing here reads it (only the Lambda reads SSM or Secrets Manager); set SESSION_HS256_SECRET instead", c.HS256SecretName)
+	}
+	if c.JWKSURL != "" {
+		// An identity provider signs the tokens of all its tenants and
+		// applications with the same keys: only iss and aud tell ours apart.
+		if c.Issuer == "" || c.Audience == "" {
+			return errors.New("session config: SESSION_JWKS_URL is set but SESSION_ISSUER/SESSION_AUDIENCE are not: tokens from any tenant of the identity provider would be accepted; set both")
+		}
+		if err := checkJWKSURL(c.JWKSURL); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const minSecretLen = 32
 
 // Verifier checks tokens. Build one per process: a JWKS verifier keeps the
 // key set fresh in the background.
@@ -71,8 +111,13 @@ type Verifier struct {
 }
 
 // NewVerifier builds a verifier. With neither a secret nor a JWKS URL every
-// token is refused, which is the safe default.
+// token is refused, which is the safe default. A named secret is read here,
+// once; a JWKS is fetched here and then refreshed in the background until ctx
+// ends.
 func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if cfg.ClaimUser == "" {
 		cfg.ClaimUser = "sub"
 	}
@@ -82,23 +127,28 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	if cfg.ClaimRole == "" {
 		cfg.ClaimRole = "role"
 	}
+	if cfg.HS256SecretName != "" {
+		secret, err := cfg.ReadSecret(ctx, cfg.HS256SecretName)
+		if err != nil {
+			return nil, fmt.Errorf("session config: read SESSION_HS256_SECRET_NAME %s: %w", cfg.HS256SecretName, err)
+		}
+		if len(secret) < minSecretLen {
+			return nil, fmt.Errorf("session config: the secret in %s must be at least 32 bytes", cfg.HS256SecretName)
+		}
+		cfg.HS256Secret = secret
+	}
 	v := &Verifier{cfg: cfg}
 	switch {
-	case cfg.HS256Secret != "" && cfg.JWKSURL != "":
-		return nil, errors.New("session config: set SESSION_HS256_SECRET or SESSION_JWKS_URL, not both")
 	case cfg.HS256Secret != "":
-		if len(cfg.HS256Secret) < 32 {
-			return nil, errors.New("session config: SESSION_HS256_SECRET must be at least 32 bytes")
-		}
 		secret := []byte(cfg.HS256Secret)
 		v.keyfunc = func(*jwt.Token) (any, error) { return secret, nil }
 		v.methods = []string{"HS256"}
 	case cfg.JWKSURL != "":
-		kf, err := keyfunc.NewDefaultCtx(ctx, []string{cfg.JWKSURL})
+		kf, err := newJWKSKeyfunc(ctx, cfg.JWKSURL, cfg.jwks)
 		if err != nil {
 			return nil, fmt.Errorf("session config: jwks %s: %w", cfg.JWKSURL, err)
 		}
-		v.keyfunc = kf.Keyfunc
+		v.keyfunc = kf
 		v.methods = []string{"RS256", "ES256"}
 	}
 	return v, nil
@@ -109,8 +159,13 @@ func LooksLikeJWT(token string) bool {
 	return strings.Count(token, ".") == 2 && !strings.ContainsAny(token, " \t")
 }
 
-// Verify checks signature, algorithm, exp (required), iss and aud (when
-// configured) and the three identity claims.
+// leeway absorbs clock skew between the token's issuer and this process, for
+// exp, nbf and iat alike.
+const leeway = 30 * time.Second
+
+// Verify checks signature, algorithm, exp (required), nbf and iat (not in the
+// future), iss and aud (when configured), that the token demands no extension
+// (crit), and the three identity claims.
 func (v *Verifier) Verify(token string) (Principal, error) {
 	if v.keyfunc == nil {
 		return Principal{}, fmt.Errorf("%w: no session verification configured", ErrInvalid)
@@ -118,7 +173,8 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 	opts := []jwt.ParserOption{
 		jwt.WithValidMethods(v.methods),
 		jwt.WithExpirationRequired(),
-		jwt.WithLeeway(30 * time.Second),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(leeway),
 	}
 	if v.cfg.Issuer != "" {
 		opts = append(opts, jwt.WithIssuer(v.cfg.Issuer))
@@ -127,7 +183,7 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 		opts = append(opts, jwt.WithAudience(v.cfg.Audience))
 	}
 	claims := jwt.MapClaims{}
-	if _, err := jwt.ParseWithClaims(token, claims, v.keyfunc, opts...); err != nil {
+	if _, err := jwt.ParseWithClaims(token, claims, v.key, opts...); err != nil {
 		return Principal{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	p := Principal{
@@ -144,6 +200,16 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 		return Principal{}, fmt.Errorf("%w: unknown role %q", ErrInvalid, p.Role)
 	}
 	return p, nil
+}
+
+// key refuses, before any key lookup, a token whose crit header names
+// extensions it must understand: this verifier understands none (RFC 7515,
+// 4.1.11), and golang-jwt does not check crit itself.
+func (v *Verifier) key(t *jwt.Token) (any, error) {
+	if _, ok := t.Header["crit"]; ok {
+		return nil, errors.New(`header "crit" names extensions this verifier does not understand`)
+	}
+	return v.keyfunc(t)
 }
 
 func stringClaim(c jwt.MapClaims, name string) string {

@@ -2,18 +2,11 @@ package session
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"encoding/json"
 	"errors"
-	"net/http"
-	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/MicahParks/jwkset"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -31,9 +24,18 @@ func hsVerifier(t *testing.T, cfg Config) *Verifier {
 
 func sign(t *testing.T, method jwt.SigningMethod, key any, claims jwt.MapClaims, kid string) string {
 	t.Helper()
+	return signHeader(t, method, key, claims, map[string]any{"kid": kid})
+}
+
+// signHeader signs claims with extra header fields (an empty string value
+// leaves the field out).
+func signHeader(t *testing.T, method jwt.SigningMethod, key any, claims jwt.MapClaims, header map[string]any) string {
+	t.Helper()
 	tok := jwt.NewWithClaims(method, claims)
-	if kid != "" {
-		tok.Header["kid"] = kid
+	for k, v := range header {
+		if v != "" {
+			tok.Header[k] = v
+		}
 	}
 	s, err := tok.SignedString(key)
 	if err != nil {
@@ -72,6 +74,14 @@ func TestHS256(t *testing.T) {
 		{"wrong issuer", sign(t, jwt.SigningMethodHS256, []byte(secret), with("iss", "evil"), ""), false},
 		{"wrong audience", sign(t, jwt.SigningMethodHS256, []byte(secret), with("aud", "other"), ""), false},
 		{"no org", sign(t, jwt.SigningMethodHS256, []byte(secret), with("org_id", nil), ""), false},
+		{"iat now", sign(t, jwt.SigningMethodHS256, []byte(secret), with("iat", time.Now().Unix()), ""), true},
+		{"iat within the leeway ahead", sign(t, jwt.SigningMethodHS256, []byte(secret), with("iat", time.Now().Add(10*time.Second).Unix()), ""), true},
+		{"iat beyond the leeway ahead", sign(t, jwt.SigningMethodHS256, []byte(secret), with("iat", time.Now().Add(2*time.Minute).Unix()), ""), false},
+		{"iat not a number", sign(t, jwt.SigningMethodHS256, []byte(secret), with("iat", "yesterday"), ""), false},
+		{"nbf ahead", sign(t, jwt.SigningMethodHS256, []byte(secret), with("nbf", time.Now().Add(time.Hour).Unix()), ""), false},
+		{"crit with an unknown extension", signHeader(t, jwt.SigningMethodHS256, []byte(secret), good, map[string]any{"crit": []string{"http://example.com/ext"}, "http://example.com/ext": true}), false},
+		{"crit naming a registered claim", signHeader(t, jwt.SigningMethodHS256, []byte(secret), good, map[string]any{"crit": []string{"exp"}}), false},
+		{"crit empty", signHeader(t, jwt.SigningMethodHS256, []byte(secret), good, map[string]any{"crit": []string{}}), false},
 		{"unknown role", sign(t, jwt.SigningMethodHS256, []byte(secret), with("role", "root"), ""), false},
 		{"garbage", "a.b.c", false},
 	}
@@ -113,62 +123,83 @@ func TestNoConfigRefusesEverything(t *testing.T) {
 	}
 }
 
-func TestShortSecretRefused(t *testing.T) {
-	if _, err := NewVerifier(context.Background(), Config{HS256Secret: "short"}); err == nil {
-		t.Fatal("short secret accepted")
-	}
-}
-
-// The JWKS path is exercised against a key set served on loopback, as Cognito,
-// Auth0 or Okta would serve theirs.
-func TestJWKS(t *testing.T) {
-	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
-	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	otherRSA, _ := rsa.GenerateKey(rand.Reader, 2048)
-
-	set := jwkset.NewMemoryStorage()
-	for kid, pub := range map[string]any{"rsa-1": &rsaKey.PublicKey, "ec-1": &ecKey.PublicKey} {
-		jwk, err := jwkset.NewJWKFromKey(pub, jwkset.JWKOptions{Metadata: jwkset.JWKMetadataOptions{KID: kid}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := set.KeyWrite(context.Background(), jwk); err != nil {
-			t.Fatal(err)
-		}
-	}
-	raw, err := set.JSONPublic(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(json.RawMessage(raw))
-	}))
-	t.Cleanup(srv.Close)
-
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	v, err := NewVerifier(ctx, Config{JWKSURL: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	claims := jwt.MapClaims{"sub": "u_1", "org_id": "org_a", "role": "owner", "exp": time.Now().Add(time.Hour).Unix()}
+func TestConfigRefused(t *testing.T) {
+	read := func(context.Context, string) (string, error) { return secret, nil }
 	tests := []struct {
-		name  string
-		token string
-		ok    bool
+		name string
+		cfg  Config
+		want string // in the error
 	}{
-		{"RS256", sign(t, jwt.SigningMethodRS256, rsaKey, claims, "rsa-1"), true},
-		{"ES256", sign(t, jwt.SigningMethodES256, ecKey, claims, "ec-1"), true},
-		{"RS256 unknown signer", sign(t, jwt.SigningMethodRS256, otherRSA, claims, "rsa-1"), false},
-		{"unknown kid", sign(t, jwt.SigningMethodRS256, rsaKey, claims, "nope"), false},
-		{"HS256 with a public key as secret", sign(t, jwt.SigningMethodHS256, []byte("rsa-1"), claims, "rsa-1"), false},
+		{"short secret", Config{HS256Secret: "short"}, "at least 32 bytes"},
+		{"secret and JWKS", Config{HS256Secret: secret, JWKSURL: "https://idp.example/jwks", Issuer: "i", Audience: "a"}, "not several"},
+		{"secret and secret name", Config{HS256Secret: secret, HS256SecretName: "ssm:/s", ReadSecret: read}, "not several"},
+		{"secret name and JWKS", Config{HS256SecretName: "ssm:/s", ReadSecret: read, JWKSURL: "https://idp.example/jwks", Issuer: "i", Audience: "a"}, "not several"},
+		{"secret name with nothing to read it", Config{HS256SecretName: "ssm:/s"}, "set SESSION_HS256_SECRET instead"},
+		{"JWKS without issuer or audience", Config{JWKSURL: "https://idp.example/jwks"}, "SESSION_JWKS_URL is set but SESSION_ISSUER/SESSION_AUDIENCE are not: tokens from any tenant of the identity provider would be accepted; set both"},
+		{"JWKS without audience", Config{JWKSURL: "https://idp.example/jwks", Issuer: "https://idp.example/"}, "SESSION_ISSUER/SESSION_AUDIENCE are not"},
+		{"JWKS without issuer", Config{JWKSURL: "https://idp.example/jwks", Audience: "dashboard"}, "SESSION_ISSUER/SESSION_AUDIENCE are not"},
+		{"JWKS over plain http", Config{JWKSURL: "http://idp.example/jwks", Issuer: "i", Audience: "a"}, "must use https"},
+		{"JWKS URL not absolute", Config{JWKSURL: "idp.example/jwks", Issuer: "i", Audience: "a"}, "not an absolute URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := v.Verify(tt.token)
-			if tt.ok != (err == nil) {
-				t.Fatalf("err = %v, want ok=%v", err, tt.ok)
+			_, err := NewVerifier(context.Background(), tt.cfg)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want one saying %q", err, tt.want)
+			}
+			if err != nil && strings.Contains(err.Error(), secret) {
+				t.Fatalf("error shows the secret: %v", err)
+			}
+		})
+	}
+}
+
+func TestConfigAccepted(t *testing.T) {
+	for _, u := range []string{"https://idp.example/.well-known/jwks.json", "http://127.0.0.1:8080/jwks", "http://localhost/jwks", "http://[::1]:9/jwks"} {
+		if err := (Config{JWKSURL: u, Issuer: "i", Audience: "a"}).Validate(); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+}
+
+// The HS256 secret can be read at start from where AWS keeps it; the reader
+// is called once, and the secret it returns signs and verifies like one
+// given directly.
+func TestNamedSecret(t *testing.T) {
+	var calls []string
+	v, err := NewVerifier(context.Background(), Config{
+		HS256SecretName: "ssm:/flowella/session",
+		ReadSecret: func(_ context.Context, name string) (string, error) {
+			calls = append(calls, name)
+			return secret, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := IssueHS256(secret, Principal{"u_1", "org_a", "admin"}, time.Minute, "", "")
+	for range 3 {
+		if _, err := v.Verify(tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(calls) != 1 || calls[0] != "ssm:/flowella/session" {
+		t.Fatalf("reads: %v", calls)
+	}
+
+	tests := []struct {
+		name string
+		read func(context.Context, string) (string, error)
+		want string
+	}{
+		{"read fails", func(context.Context, string) (string, error) { return "", errors.New("AccessDeniedException") }, "AccessDeniedException"},
+		{"stored secret too short", func(context.Context, string) (string, error) { return "short", nil }, "at least 32 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewVerifier(context.Background(), Config{HS256SecretName: "secretsmanager:flowella/session", ReadSecret: tt.read})
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "secretsmanager:flowella/session") {
+				t.Fatalf("err = %v, want one naming the secret and saying %q", err, tt.want)
 			}
 		})
 	}
