@@ -3,7 +3,6 @@ package adminapi
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -42,7 +41,11 @@ func (h *Handlers) AuditEvents() Proxy {
 		if h.Audit == nil {
 			return 0, nil, errors.New("audit events: no audit table configured")
 		}
-		q, err := auditQuery(req.QueryStringParameters)
+		params, err := httpapi.Query(req, auditParams...)
+		if err != nil {
+			return 0, nil, err
+		}
+		q, err := auditQuery(params)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -67,6 +70,11 @@ func (h *Handlers) AuditEvents() Proxy {
 	})
 }
 
+// auditParams are the query parameters GET /v1/audit-events takes.
+var auditParams = []string{"key_id", "type", "since", "until", "limit", "cursor"}
+
+// auditQuery reads the audit query's parameters, already checked by
+// httpapi.Query, in a fixed order so the same request gets the same error.
 func auditQuery(params map[string]string) (audit.Query, error) {
 	q := audit.Query{Limit: 50}
 	parseTime := func(name, v string) (time.Time, error) {
@@ -77,7 +85,11 @@ func auditQuery(params map[string]string) (audit.Query, error) {
 		}
 		return t, nil
 	}
-	for name, v := range params {
+	for _, name := range auditParams {
+		v, ok := params[name]
+		if !ok {
+			continue
+		}
 		var err error
 		switch name {
 		case "key_id":
@@ -98,9 +110,6 @@ func auditQuery(params map[string]string) (audit.Query, error) {
 			q.Limit, err = parseLimit(v)
 		case "cursor":
 			q.Before, err = auditCursor.decode(v)
-		default:
-			return q, httpapi.Invalid(fmt.Sprintf("unknown query parameter %q; use key_id, type, since, until, limit or cursor", clip(name)),
-				httpapi.Detail{Field: clip(name), Issue: "unknown_parameter"})
 		}
 		if err != nil {
 			return q, err

@@ -29,7 +29,11 @@ type warning struct {
 // List serves GET /v1/api-keys: the organisation's keys, newest first.
 func (h *Handlers) List() Proxy {
 	return h.endpoint("list", func(ctx context.Context, c httpapi.Caller, req events.APIGatewayProxyRequest) (int, any, error) {
-		opts, err := listOptions(req.QueryStringParameters)
+		q, err := httpapi.Query(req, listParams...)
+		if err != nil {
+			return 0, nil, err
+		}
+		opts, err := listOptions(q)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -52,38 +56,39 @@ func (h *Handlers) List() Proxy {
 	})
 }
 
+// listParams are the query parameters GET /v1/api-keys takes.
+var listParams = []string{"status", "limit", "cursor"}
+
+// listOptions reads the list's query parameters, already checked by
+// httpapi.Query, in a fixed order so the same request gets the same error.
 func listOptions(q map[string]string) (keystore.ListOptions, error) {
 	opts := keystore.ListOptions{Limit: 50}
-	for name, v := range q {
-		switch name {
-		case "status":
-			switch v {
-			case "all":
-			case "active":
-				opts.Status = keystore.StatusActive
-			case "revoked":
-				opts.Status = keystore.StatusRevoked
-			case "expired":
-				opts.Status = keystore.StatusExpired
-			default:
-				return opts, httpapi.Invalid("status must be active, expired, revoked or all", httpapi.Detail{Field: "status", Issue: "invalid"})
-			}
-		case "limit":
-			n, err := parseLimit(v)
-			if err != nil {
-				return opts, err
-			}
-			opts.Limit = n
-		case "cursor":
-			id, err := keyCursor.decode(v)
-			if err != nil {
-				return opts, err
-			}
-			opts.Before = id
+	if v, ok := q["status"]; ok {
+		switch v {
+		case "all":
+		case "active":
+			opts.Status = keystore.StatusActive
+		case "revoked":
+			opts.Status = keystore.StatusRevoked
+		case "expired":
+			opts.Status = keystore.StatusExpired
 		default:
-			return opts, httpapi.Invalid(fmt.Sprintf("unknown query parameter %q; use status, limit or cursor", clip(name)),
-				httpapi.Detail{Field: clip(name), Issue: "unknown_parameter"})
+			return opts, httpapi.Invalid("status must be active, expired, revoked or all", httpapi.Detail{Field: "status", Issue: "invalid"})
 		}
+	}
+	if v, ok := q["limit"]; ok {
+		n, err := parseLimit(v)
+		if err != nil {
+			return opts, err
+		}
+		opts.Limit = n
+	}
+	if v, ok := q["cursor"]; ok {
+		id, err := keyCursor.decode(v)
+		if err != nil {
+			return opts, err
+		}
+		opts.Before = id
 	}
 	return opts, nil
 }

@@ -173,14 +173,33 @@ func cleanReason(raw string) (string, error) {
 	return reason, nil
 }
 
+// printable refuses, in free text that people read in lists and logs, what
+// they cannot see or what changes how the rest is shown: control (Cc) and
+// format (Cf: zero-width, bidi overrides as in "prod \u202egnp.exe")
+// characters, line and paragraph separators (Zl, Zp), and invalid UTF-8.
 func printable(field, s string) error {
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return httpapi.Invalid(field+" must not contain control characters (such as newlines or tabs)",
-				httpapi.Detail{Field: field, Issue: "control_character"})
+	for i, n := 0, 1; i < len(s); n++ {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			return httpapi.Invalid(fmt.Sprintf("%s is not valid UTF-8 text (at character %d)", field, n),
+				httpapi.Detail{Field: field, Issue: "invalid_utf8"})
 		}
+		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) {
+			return httpapi.Invalid(fmt.Sprintf("%s must not contain %U (character %d): control, format "+
+				"(zero-width or bidirectional) and line or paragraph separator characters are not allowed", field, r, n),
+				httpapi.Detail{Field: field, Issue: "invalid_character", Value: fmt.Sprintf("%U", r)})
+		}
+		i += size
 	}
 	return nil
+}
+
+// queryParams are the query parameters each endpoint takes, by the name it
+// logs; every other endpoint takes none. endpoint refuses the rest (and any
+// given twice) before the handler runs, so nothing has changed yet.
+var queryParams = map[string][]string{
+	"list":         listParams,
+	"audit-events": auditParams,
 }
 
 // keyID takes the {id} path parameter and checks its shape, so a malformed
