@@ -12,7 +12,7 @@ ARTIFACTS_DIR ?= $(CURDIR)/.local/artifacts
 GOARCH_LAMBDA ?= arm64
 LAMBDA_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap
 
-.PHONY: run token org seed bench test lint distclean check-format vet cfn-lint bench run token clean \
+.PHONY: run token org seed bench fuzz audit-replay test validate lint distclean check-format vet cfn-lint bench run token clean chromium \
 	build-AuthorizerFunction build-WhoamiFunction build-CreateKeyFunction build-ListKeysFunction \
 	build-GetKeyFunction build-UpdateKeyFunction build-RevokeKeyFunction \
 	build-RollKeyFunction build-AuditFunction build-ListAuditEventsFunction
@@ -46,10 +46,37 @@ seed:
 ## bench: benchmarks (key format, authorizer decisions on DynamoDB Local)
 bench:
 	scripts/dynamodb-local.sh run -- $(GO) test -run '^$$' -bench . -benchmem ./shared/apikey/ ./shared/authorizer/
+	$(GO) test -run '^$$' -bench AuditDelay -benchtime 1x -timeout 10m ./e2e/
 
-## test: every test, with DynamoDB Local started (and stopped) around them
-test: check-format vet cfn-lint $(LOCAL_BIN)/aws-lambda-rie
-	scripts/dynamodb-local.sh run -- $(GO) test -count=1 -race -timeout 20m ./...
+## fuzz: every Fuzz target, one after another, FUZZTIME each (default 20s); prints executions and crashes per target
+FUZZTIME ?= 20s
+fuzz:
+	FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz.sh
+
+## audit-replay: replay the audit dead-letter entries (the local stack's file; AUDIT_DLQ_URL and AUDIT_TABLE for AWS)
+audit-replay:
+	@$(GO) run ./cmd/audit-replay
+
+# Every IAM check of the local stack's DynamoDB calls during the tests, one
+# JSON line each (shared/localiam); make validate holds the roles to them.
+IAM_CALLS := .local/iam-calls.jsonl
+
+## test: every test, with DynamoDB Local started (and stopped) around them, then make validate on the calls they made
+test: check-format vet cfn-lint $(LOCAL_BIN)/aws-lambda-rie chromium
+	@mkdir -p .local && rm -f $(IAM_CALLS)
+	LOCAL_IAM_RECORD=$(CURDIR)/$(IAM_CALLS) scripts/dynamodb-local.sh run -- $(GO) test -count=1 -race -timeout 20m ./...
+	@$(MAKE) --no-print-directory validate
+
+## validate: template.yaml as the SAM translator expands it: one stage, the authorizer on every route (TTL 0),
+## each role covering the DynamoDB calls the tests recorded (recorded first, by the local stack's tests, when missing)
+validate:
+	@if [[ ! -s $(IAM_CALLS) ]]; then \
+		echo "validate: recording the functions' DynamoDB calls (the local stack's tests) into $(IAM_CALLS)"; \
+		mkdir -p .local && rm -f $(IAM_CALLS).tmp && \
+		LOCAL_IAM_RECORD=$(CURDIR)/$(IAM_CALLS).tmp scripts/dynamodb-local.sh run -- $(GO) test -count=1 ./shared/localstack/ && \
+		mv $(IAM_CALLS).tmp $(IAM_CALLS); \
+	fi
+	python3 scripts/validate-template.py --calls $(IAM_CALLS) template.yaml
 
 ## lint: gofmt, go vet, staticcheck and cfn-lint
 lint: check-format vet cfn-lint $(LOCAL_BIN)/staticcheck
@@ -63,6 +90,11 @@ vet:
 
 cfn-lint:
 	cfn-lint template.yaml
+
+# Chromium for the settings page's browser tests: installed when missing (as
+# root with apt-get), otherwise one line says how.
+chromium:
+	@scripts/chromium.sh
 
 # The Lambda Runtime Interface Emulator, for the built-binary tests in e2e/.
 $(LOCAL_BIN)/aws-lambda-rie:
