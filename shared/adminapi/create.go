@@ -85,7 +85,7 @@ func (h *Handlers) issue(template keystore.Key, change keystore.Change, store fu
 		}
 		k := template
 		k.Hash, k.ID, k.Prefix = secret.Hash(), keystore.NewID(), secret.Prefix()
-		k.Status = keystore.StatusActive
+		k.Status, k.Version = keystore.StatusActive, keystore.FirstVersion
 		k.CreatedAt, k.CreatedBy, k.LastChange = change.At, change.Actor.UserID, &change
 		err = store(k)
 		if errors.Is(err, keystore.ErrDuplicateHash) && attempt == 0 {

@@ -9,7 +9,7 @@ import (
 	"github.com/flowella/apikeys/shared/httpapi"
 )
 
-// Get serves GET /v1/api-keys/{id}.
+// Get serves GET /v1/api-keys/{id}, with the key's ETag.
 func (h *Handlers) Get() Proxy {
 	return h.endpoint("get", func(ctx context.Context, c httpapi.Caller, req events.APIGatewayProxyRequest) (int, any, error) {
 		id, err := keyID(req.PathParameters)

@@ -27,10 +27,13 @@ type Store interface {
 	CreateOnce(ctx context.Context, k keystore.Key, idem keystore.Idempotency) error
 	Get(ctx context.Context, orgID, id string) (keystore.Key, error)
 	List(ctx context.Context, orgID string, opts keystore.ListOptions) ([]keystore.Key, string, error)
-	Update(ctx context.Context, orgID, id string, changes keystore.Changes, c keystore.Change) (keystore.Key, error)
-	Revoke(ctx context.Context, orgID, id, reason string, c keystore.Change) (keystore.Key, error)
+	// UpdateAt, RevokeAt and Roll act on the key as Get read it, and fail
+	// with keystore.ErrChanged when it changed in between.
+	UpdateAt(ctx context.Context, k keystore.Key, changes keystore.Changes, c keystore.Change) (keystore.Key, error)
+	RevokeAt(ctx context.Context, k keystore.Key, reason string, c keystore.Change) (keystore.Key, error)
 	Roll(ctx context.Context, orgID string, old, next keystore.Key, grace time.Duration, c keystore.Change) (keystore.Key, error)
 	RollOnce(ctx context.Context, orgID string, old, next keystore.Key, grace time.Duration, c keystore.Change, idem keystore.Idempotency) (keystore.Key, error)
+	Replayed(ctx context.Context, op, orgID, keyID string, idem keystore.Idempotency, at string) error
 	GetOrg(ctx context.Context, id string) (keystore.Org, error)
 }
 
@@ -47,18 +50,32 @@ type Handlers struct {
 // Proxy is the signature of a REST API proxy handler.
 type Proxy func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error)
 
+// tagged is a response body that is one key: its ETag goes out as a header.
+type tagged interface{ ETag() string }
+
+// RetryAfterSeconds is what a 503 unavailable asks the client to wait.
+const RetryAfterSeconds = "1"
+
 // endpoint wraps a handler body with the checks every admin endpoint shares:
-// a session of an owner or admin, and one place where errors become responses.
+// a session of an owner or admin, no query parameter the endpoint does not
+// take (queryParams), and one place where errors become responses.
 func (h *Handlers) endpoint(name string, body func(context.Context, httpapi.Caller, events.APIGatewayProxyRequest) (int, any, error)) Proxy {
 	return func(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 		reqID := req.RequestContext.RequestID
 		caller, err := adminCaller(req)
 		if err == nil {
+			_, err = httpapi.Query(req, queryParams[name]...)
+		}
+		if err == nil {
 			var status int
 			var out any
 			status, out, err = body(ctx, caller, req)
 			if err == nil {
-				return httpapi.JSON(status, out, reqID), nil
+				resp := httpapi.JSON(status, out, reqID)
+				if t, ok := out.(tagged); ok && t.ETag() != "" {
+					resp = httpapi.WithHeader(resp, "ETag", t.ETag())
+				}
+				return resp, nil
 			}
 		}
 		apiErr := h.toAPIError(err)
@@ -68,7 +85,11 @@ func (h *Handlers) endpoint(name string, body func(context.Context, httpapi.Call
 			h.logger().InfoContext(ctx, "admin request refused", "endpoint", name, "request_id", reqID,
 				"status", apiErr.Status, "code", apiErr.Code)
 		}
-		return httpapi.ErrorResponse(apiErr, reqID), nil
+		resp := httpapi.ErrorResponse(apiErr, reqID)
+		if apiErr.Status == http.StatusServiceUnavailable {
+			resp = httpapi.WithHeader(resp, "Retry-After", RetryAfterSeconds)
+		}
+		return resp, nil
 	}
 }
 
@@ -110,6 +131,7 @@ func (h *Handlers) toAPIError(err error) *httpapi.Error {
 	var apiErr *httpapi.Error
 	var unknown *authz.UnknownScopesError
 	var replay *keystore.ReplayError
+	var rolled *keystore.RolledError
 	switch {
 	case errors.As(err, &apiErr):
 		return apiErr
@@ -135,11 +157,22 @@ func (h *Handlers) toAPIError(err error) *httpapi.Error {
 		return &httpapi.Error{Status: http.StatusConflict, Code: httpapi.CodeConflict, Message: "the API key is revoked and cannot be changed"}
 	case errors.Is(err, keystore.ErrExpired):
 		return &httpapi.Error{Status: http.StatusConflict, Code: httpapi.CodeConflict, Message: "the API key has expired and cannot be changed"}
+	case errors.Is(err, keystore.ErrChanged):
+		return &httpapi.Error{Status: http.StatusConflict, Code: httpapi.CodeConflict,
+			Message: "the API key changed meanwhile: another request changed it after this one read it, so nothing was done; " +
+				"read the key again and retry if the change still makes sense"}
+	case errors.As(err, &rolled):
+		return &httpapi.Error{Status: http.StatusConflict, Code: httpapi.CodeConflict,
+			Message: "the API key was already rolled to " + rolled.To + ", which is still active; roll " + rolled.To +
+				" instead (or revoke it first to roll this key again)"}
 	case errors.Is(err, keystore.ErrConflict):
 		return &httpapi.Error{Status: http.StatusConflict, Code: httpapi.CodeConflict, Message: "the API key was changed by another request; try again"}
 	case errors.Is(err, keystore.ErrOrgNotFound):
 		return &httpapi.Error{Status: http.StatusConflict, Code: "org_not_configured",
 			Message: "your organisation has no plan configured yet; ask Flowella support to set one up"}
+	case keystore.Unavailable(err):
+		return &httpapi.Error{Status: http.StatusServiceUnavailable, Code: httpapi.CodeUnavailable,
+			Message: "the keys' table is busy at this moment (too many concurrent changes or requests); nothing was changed; retry in a second"}
 	}
 	return httpapi.AsError(err)
 }

@@ -28,7 +28,12 @@ type keyResource struct {
 	RolledTo     *string  `json:"rolled_to"`
 	// Flags point out hygiene problems of an active key (see hygieneFlags).
 	Flags []string `json:"flags"`
+
+	etag string // sent as the ETag header where the response is this key
 }
+
+// ETag is the key's entity tag (see etagOf).
+func (r keyResource) ETag() string { return r.etag }
 
 // Hygiene thresholds: a key this old, or unused this long, should be rolled
 // or revoked.
@@ -87,6 +92,7 @@ func resourceOf(k keystore.Key, now time.Time) keyResource {
 		RolledFrom:   nullable(k.RolledFrom),
 		RolledTo:     nullable(k.RolledTo),
 		Flags:        hygieneFlags(k, now),
+		etag:         etagOf(k),
 	}
 }
 

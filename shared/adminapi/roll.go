@@ -30,6 +30,10 @@ type rolledKey struct {
 // scopes, allowed IPs, channels and expiry, whose secret is returned this once, while the old key
 // is revoked now (grace_period_seconds 0, the default) or expires after the
 // grace period. With an Idempotency-Key, a retry makes no second replacement.
+// The replacement copies the key as read, and the roll retires that version
+// only: a key changed meanwhile (a PATCH between the read and the write) is a
+// 409 (412 with If-Match), never a replacement without the change. A key
+// already rolled to a live successor is a 409.
 func (h *Handlers) Roll() Proxy {
 	return h.endpoint("roll", func(ctx context.Context, c httpapi.Caller, req events.APIGatewayProxyRequest) (int, any, error) {
 		id, err := keyID(req.PathParameters)
@@ -42,14 +46,19 @@ func (h *Handlers) Roll() Proxy {
 		}
 		var grace time.Duration
 		if in.GracePeriodSeconds != nil {
-			g := time.Duration(*in.GracePeriodSeconds) * time.Second
-			if *in.GracePeriodSeconds < 0 || g > MaxGracePeriod {
-				return 0, nil, httpapi.Invalid(fmt.Sprintf("grace_period_seconds must be from 0 (revoke now) to %d (7 days)", int64(MaxGracePeriod.Seconds())),
+			// The range first: seconds past 2^63 ns would wrap the Duration.
+			s := *in.GracePeriodSeconds
+			if s < 0 || s > int64(MaxGracePeriod/time.Second) {
+				return 0, nil, httpapi.Invalid(fmt.Sprintf("grace_period_seconds must be from 0 (revoke now) to %d (7 days)", int64(MaxGracePeriod/time.Second)),
 					httpapi.Detail{Field: "grace_period_seconds", Issue: "out_of_range"})
 			}
-			grace = g
+			grace = time.Duration(s) * time.Second
 		}
 		idem, err := idempotencyOf(req, "POST /v1/api-keys/{id}/roll", id)
+		if err != nil {
+			return 0, nil, err
+		}
+		pre, err := preconditionOf(req)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -58,15 +67,15 @@ func (h *Handlers) Roll() Proxy {
 			return 0, nil, err
 		}
 		now := h.now()
-		// With an Idempotency-Key the store's transaction decides, so that the
-		// retry of a roll that went through (old now revoked) is a replay.
-		if idem == nil {
-			switch old.StatusAt(now) {
-			case keystore.StatusRevoked:
-				return 0, nil, keystore.ErrRevoked
-			case keystore.StatusExpired:
-				return 0, nil, keystore.ErrExpired
+		// A retry of a roll that went through is a replay, whatever the key
+		// has become since (revoked, rolled, its ETag moved on).
+		if idem != nil {
+			if err := h.Store.Replayed(ctx, keystore.OpRoll, c.OrgID, id, *idem, keystore.FormatTime(now)); err != nil {
+				return 0, nil, err
 			}
+		}
+		if err := pre.check(old); err != nil {
+			return 0, nil, err
 		}
 		change := h.changeOf(keystore.OpRoll, c, req, now)
 		template := keystore.Key{OrgID: c.OrgID, Label: old.Label, Scopes: old.Scopes, ExpiresAt: old.ExpiresAt,
@@ -82,7 +91,7 @@ func (h *Handlers) Roll() Proxy {
 			return err
 		})
 		if err != nil {
-			return 0, nil, fmt.Errorf("roll key %s: %w", id, err)
+			return 0, nil, fmt.Errorf("roll key %s: %w", id, pre.changed(err))
 		}
 		h.logger().InfoContext(ctx, "api key rolled", "request_id", change.Trace.RequestID, "org_id", k.OrgID,
 			"key_id", old.ID, "new_key_id", k.ID, "key_prefix", k.Prefix, "grace_seconds", int64(grace.Seconds()), "user_id", c.UserID)

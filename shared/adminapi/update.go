@@ -19,7 +19,8 @@ type updateRequest struct {
 }
 
 // Update serves PATCH /v1/api-keys/{id}: a new label, scopes, allowed IPs
-// and/or channels for an active key.
+// and/or channels for an active key, as read: a key changed meanwhile is a
+// 409 (412 with If-Match).
 func (h *Handlers) Update() Proxy {
 	return h.endpoint("update", func(ctx context.Context, c httpapi.Caller, req events.APIGatewayProxyRequest) (int, any, error) {
 		id, err := keyID(req.PathParameters)
@@ -57,9 +58,20 @@ func (h *Handlers) Update() Proxy {
 		if changes.Channels, err = optionalList(in.Channels, "channels", "channel ids", cleanChannels); err != nil {
 			return 0, nil, err
 		}
-		k, err := h.Store.Update(ctx, c.OrgID, id, changes, h.changeOf(keystore.OpUpdate, c, req, h.now()))
+		pre, err := preconditionOf(req)
 		if err != nil {
 			return 0, nil, err
+		}
+		k, err := h.Store.Get(ctx, c.OrgID, id)
+		if err != nil {
+			return 0, nil, err
+		}
+		if err := pre.check(k); err != nil {
+			return 0, nil, err
+		}
+		k, err = h.Store.UpdateAt(ctx, k, changes, h.changeOf(keystore.OpUpdate, c, req, h.now()))
+		if err != nil {
+			return 0, nil, pre.changed(err)
 		}
 		return http.StatusOK, resourceOf(k, h.now()), nil
 	})

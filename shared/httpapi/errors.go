@@ -57,6 +57,11 @@ const (
 	CodeIdempotentReplay = "idempotent_replay"
 	// The Idempotency-Key was used with a different request.
 	CodeIdempotencyKeyReused = "idempotency_key_reused"
+	// If-Match does not match the resource's current ETag (RFC 9110, 412).
+	CodePreconditionFailed = "precondition_failed"
+	// The store could not take the request now (contention, throttling);
+	// retry after Retry-After.
+	CodeUnavailable = "unavailable"
 )
 
 // Invalid is a 400 validation_failed error.
@@ -72,6 +77,11 @@ func Forbidden(msg string) *Error {
 // Unauthorized is a 401.
 func Unauthorized(msg string) *Error {
 	return &Error{Status: http.StatusUnauthorized, Code: CodeUnauthorized, Message: msg}
+}
+
+// PreconditionFailed is a 412 precondition_failed.
+func PreconditionFailed(msg string) *Error {
+	return &Error{Status: http.StatusPreconditionFailed, Code: CodePreconditionFailed, Message: msg}
 }
 
 // NotFound is a 404.

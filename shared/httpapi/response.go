@@ -38,3 +38,14 @@ type errorBody struct {
 func ErrorResponse(e *Error, requestID string) events.APIGatewayProxyResponse {
 	return JSON(e.Status, errorBody{Error: *e, Key: e.Key, RequestID: requestID}, requestID)
 }
+
+// WithHeader returns resp with one more header (an ETag, a Retry-After).
+func WithHeader(resp events.APIGatewayProxyResponse, name, value string) events.APIGatewayProxyResponse {
+	h := make(map[string]string, len(resp.Headers)+1)
+	for k, v := range resp.Headers {
+		h[k] = v
+	}
+	h[name] = value
+	resp.Headers = h
+	return resp
+}

@@ -118,6 +118,19 @@ func (s *Store) remember(sk string, idem Idempotency, k Key) (types.TransactWrit
 	}}, nil
 }
 
+// Replayed reports whether an earlier request with idem already did op —
+// a create (keyID "") or a roll of keyID — within the window at at: a
+// *ReplayError with the key it made, ErrIdempotencyKeyReused when idem's key
+// came with another request, nil when it has not been used. The roll
+// endpoint asks first, so that a retry is answered as a replay whatever
+// happened to the key since (rolled, revoked, its ETag moved on).
+func (s *Store) Replayed(ctx context.Context, op, orgID, keyID string, idem Idempotency, at string) error {
+	if s.idempotencyTable == "" {
+		return ErrNoIdempotencyTable
+	}
+	return s.replayed(ctx, op, orgID, idempotencySK(op, keyID, idem.Key), idem, at)
+}
+
 // replayed explains a cancelled transaction that carried an idempotency
 // record: a *ReplayError when an earlier request with the same key and
 // fingerprint made a key, ErrIdempotencyKeyReused when the key came with

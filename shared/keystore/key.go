@@ -3,11 +3,18 @@
 // A key item is stored under the SHA-256 of its secret (key_hash), so that
 // the authorizer's lookup is one strongly consistent GetItem. The org-keys
 // index (org_id, key_id) lists an organisation's keys; key ids are ULIDs, so
-// they sort by creation time.
+// they sort by creation time. The index is eventually consistent, so admin
+// reads by id never use it: each key has an id pointer item (pointer.go),
+// written with the key, that a strongly consistent GetItem follows.
+//
+// Every admin write acts on the version of the key it read: it checks the
+// key's version in its condition and increments it (optimistic concurrency),
+// so two admin writes never undo each other.
 package keystore
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -35,7 +42,23 @@ var (
 	ErrOrgNotFound    = errors.New("organisation not found")
 	ErrConflict       = errors.New("concurrent change, try again")
 	ErrDuplicateHash  = errors.New("key hash already stored")
+	// ErrChanged: the key changed (its version moved on) between the read
+	// a write acted on and the write.
+	ErrChanged = errors.New("api key changed since it was read")
+	// ErrAlreadyRolled: the key was rolled and its successor is live; a
+	// *RolledError names the successor.
+	ErrAlreadyRolled = errors.New("api key already rolled to a live successor")
+	// ErrContention: DynamoDB cancelled the write for a transaction conflict
+	// on every attempt (see transact).
+	ErrContention = errors.New("too many concurrent writes to the same items")
 )
+
+// RolledError is ErrAlreadyRolled with the live successor.
+type RolledError struct{ To string }
+
+func (e *RolledError) Error() string { return fmt.Sprintf("%s %s", ErrAlreadyRolled, e.To) }
+
+func (e *RolledError) Unwrap() error { return ErrAlreadyRolled }
 
 // TimeLayout is how every time is stored: RFC 3339 UTC with fixed
 // millisecond precision, so that strings compare in time order.
@@ -97,7 +120,14 @@ type Key struct {
 	RolledFrom   string   `dynamodbav:"rolled_from,omitempty"` // the key this one replaced
 	RolledTo     string   `dynamodbav:"rolled_to,omitempty"`   // the key that replaced this one
 	LastChange   *Change  `dynamodbav:"last_change,omitempty"`
+	// Version counts admin writes: 1 at creation, incremented by every
+	// update, revoke and roll (never by a last-used write). Keys stored
+	// before versions existed have none, which reads as 0.
+	Version int64 `dynamodbav:"version,omitempty"`
 }
+
+// Live reports whether k is active and unexpired at now.
+func (k Key) Live(now time.Time) bool { return k.StatusAt(now) == StatusActive }
 
 // Expired reports whether k has an expiry that now has reached.
 func (k Key) Expired(now time.Time) bool {

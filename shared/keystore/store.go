@@ -107,8 +107,12 @@ func (s *Store) updateKey(hash string, upd expression.UpdateBuilder, cond expres
 	}}, nil
 }
 
-// Create stores a new key and counts it against its organisation, in one
-// transaction. The organisation must exist.
+// FirstVersion is the version a key is stored with.
+const FirstVersion = 1
+
+// Create stores a new key (at FirstVersion) and its id pointer, and counts
+// it against its organisation, in one transaction. The organisation must
+// exist.
 func (s *Store) Create(ctx context.Context, k Key) error { return s.create(ctx, k, nil) }
 
 // CreateOnce is Create under an Idempotency-Key: the same transaction
@@ -120,7 +124,12 @@ func (s *Store) CreateOnce(ctx context.Context, k Key, idem Idempotency) error {
 }
 
 func (s *Store) create(ctx context.Context, k Key, idem *Idempotency) error {
+	k.Version = FirstVersion
 	put, err := s.putNew(k)
+	if err != nil {
+		return fmt.Errorf("create key %s: %w", k.ID, err)
+	}
+	ptr, err := s.putPointer(k)
 	if err != nil {
 		return fmt.Errorf("create key %s: %w", k.ID, err)
 	}
@@ -128,7 +137,8 @@ func (s *Store) create(ctx context.Context, k Key, idem *Idempotency) error {
 	if err != nil {
 		return fmt.Errorf("create key %s: %w", k.ID, err)
 	}
-	items := []types.TransactWriteItem{put, count}
+	const keyItem, pointerItem, orgItem = 0, 1, 2
+	items := []types.TransactWriteItem{put, ptr, count}
 	var sk string
 	if idem != nil {
 		sk = idempotencySK(OpCreate, "", idem.Key)
@@ -138,7 +148,10 @@ func (s *Store) create(ctx context.Context, k Key, idem *Idempotency) error {
 		}
 		items = append(items, rec)
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	err = s.transact(ctx, items)
+	if errors.Is(err, ErrContention) {
+		return fmt.Errorf("create key %s: %w", k.ID, err)
+	}
 	if reasons, ok := cancellation(err); ok {
 		if idem != nil {
 			if err := s.replayed(ctx, OpCreate, k.OrgID, sk, *idem, k.CreatedAt); err != nil {
@@ -146,9 +159,9 @@ func (s *Store) create(ctx context.Context, k Key, idem *Idempotency) error {
 			}
 		}
 		switch {
-		case len(reasons) > 1 && reasons[1] == "ConditionalCheckFailed":
+		case failedAt(reasons, orgItem):
 			return fmt.Errorf("create key %s in %s: %w", k.ID, k.OrgID, ErrOrgNotFound)
-		case len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed":
+		case failedAt(reasons, keyItem), failedAt(reasons, pointerItem):
 			return fmt.Errorf("create key %s: %w", k.ID, ErrDuplicateHash)
 		default:
 			return fmt.Errorf("create key %s: %w: %w", k.ID, ErrConflict, err)
@@ -158,6 +171,12 @@ func (s *Store) create(ctx context.Context, k Key, idem *Idempotency) error {
 		return fmt.Errorf("create key %s: %w", k.ID, err)
 	}
 	return nil
+}
+
+// failedAt reports whether the i-th item of a cancelled transaction failed
+// its condition.
+func failedAt(reasons []string, i int) bool {
+	return i < len(reasons) && reasons[i] == "ConditionalCheckFailed"
 }
 
 // cancellation returns the per-item codes of a cancelled transaction.
@@ -193,42 +212,10 @@ func (s *Store) LookupByHash(ctx context.Context, hash string) (Key, error) {
 	return k, nil
 }
 
-// hashOf finds the hash of key id in org through the org-keys index. A key of
-// another organisation is not found.
-func (s *Store) hashOf(ctx context.Context, orgID, id string) (string, error) {
-	cond := expression.Key("org_id").Equal(expression.Value(orgID)).
-		And(expression.Key("key_id").Equal(expression.Value(id)))
-	expr, err := expression.NewBuilder().WithKeyCondition(cond).
-		WithProjection(expression.NamesList(expression.Name("key_hash"))).Build()
-	if err != nil {
-		return "", err
-	}
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.keysTable),
-		IndexName:                 aws.String(OrgKeysIndex),
-		KeyConditionExpression:    expr.KeyCondition(),
-		ProjectionExpression:      expr.Projection(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-	})
-	if err != nil {
-		return "", err
-	}
-	if len(out.Items) == 0 {
-		return "", ErrNotFound
-	}
-	var row struct {
-		Hash string `dynamodbav:"key_hash"`
-	}
-	if err := attributevalue.UnmarshalMap(out.Items[0], &row); err != nil {
-		return "", err
-	}
-	return row.Hash, nil
-}
-
-// Get returns key id of org, read strongly consistently.
+// Get returns key id of org, read strongly consistently: its id pointer,
+// then the key. A key of another organisation is not found.
 func (s *Store) Get(ctx context.Context, orgID, id string) (Key, error) {
-	hash, err := s.hashOf(ctx, orgID, id)
+	hash, err := s.hashByID(ctx, orgID, id)
 	if err != nil {
 		return Key{}, fmt.Errorf("get key %s: %w", id, err)
 	}
@@ -236,7 +223,7 @@ func (s *Store) Get(ctx context.Context, orgID, id string) (Key, error) {
 	if err != nil {
 		return Key{}, fmt.Errorf("get key %s: %w", id, err)
 	}
-	if k.OrgID != orgID {
+	if k.OrgID != orgID || k.ID != id {
 		return Key{}, fmt.Errorf("get key %s: %w", id, ErrNotFound)
 	}
 	return k, nil
@@ -300,13 +287,23 @@ type Changes struct {
 }
 
 // Update changes the label, scopes, allowed IPs and/or channels of an
-// active, unexpired key of org.
+// active, unexpired key of org: the key as it stands now (see UpdateAt).
 func (s *Store) Update(ctx context.Context, orgID, id string, c Changes, change Change) (Key, error) {
-	hash, err := s.hashOf(ctx, orgID, id)
+	k, err := s.Get(ctx, orgID, id)
 	if err != nil {
 		return Key{}, fmt.Errorf("update key %s: %w", id, err)
 	}
-	upd := expression.Set(expression.Name("last_change"), expression.Value(change))
+	return s.UpdateAt(ctx, k, c, change)
+}
+
+// UpdateAt changes k, as read, if it is still active, unexpired and at the
+// version read; otherwise ErrRevoked, ErrExpired, ErrNotFound or ErrChanged
+// (another write came between the read and this one).
+func (s *Store) UpdateAt(ctx context.Context, k Key, c Changes, change Change) (Key, error) {
+	if err := writable(k, change, ErrRevoked); err != nil {
+		return Key{}, fmt.Errorf("update key %s: %w", k.ID, err)
+	}
+	upd := nextVersion(expression.Set(expression.Name("last_change"), expression.Value(change)), k)
 	if c.Label != nil {
 		upd = upd.Set(expression.Name("label"), expression.Value(*c.Label))
 	}
@@ -322,13 +319,14 @@ func (s *Store) Update(ctx context.Context, orgID, id string, c Changes, change 
 			upd = upd.Set(expression.Name(name), expression.Value(*list))
 		}
 	}
-	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(activeIn(orgID).And(unexpiredAt(change.At))).Build()
+	cond := activeIn(k.OrgID).And(unexpiredAt(change.At)).And(atVersion(k))
+	expr, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
 	if err != nil {
-		return Key{}, fmt.Errorf("update key %s: %w", id, err)
+		return Key{}, fmt.Errorf("update key %s: %w", k.ID, err)
 	}
-	out, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	out, err := s.updateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.keysTable),
-		Key:                       hashKey(hash),
+		Key:                       hashKey(k.Hash),
 		UpdateExpression:          expr.Update(),
 		ConditionExpression:       expr.Condition(),
 		ExpressionAttributeNames:  expr.Names(),
@@ -337,16 +335,16 @@ func (s *Store) Update(ctx context.Context, orgID, id string, c Changes, change 
 	})
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		return Key{}, fmt.Errorf("update key %s: %w", id, s.whyNotActive(ctx, orgID, hash, ErrRevoked))
+		return Key{}, fmt.Errorf("update key %s: %w", k.ID, s.whyRefused(ctx, k, change, ErrRevoked))
 	}
 	if err != nil {
-		return Key{}, fmt.Errorf("update key %s: %w", id, err)
+		return Key{}, fmt.Errorf("update key %s: %w", k.ID, err)
 	}
-	var k Key
-	if err := attributevalue.UnmarshalMap(out.Attributes, &k); err != nil {
-		return Key{}, fmt.Errorf("update key %s: %w", id, err)
+	var updated Key
+	if err := attributevalue.UnmarshalMap(out.Attributes, &updated); err != nil {
+		return Key{}, fmt.Errorf("update key %s: %w", k.ID, err)
 	}
-	return k, nil
+	return updated, nil
 }
 
 func activeIn(orgID string) expression.ConditionBuilder {
@@ -360,30 +358,82 @@ func unexpiredAt(at string) expression.ConditionBuilder {
 		Or(expression.Name("expires_at").GreaterThan(expression.Value(at)))
 }
 
-// whyNotActive explains a failed "active key of this org" condition.
-func (s *Store) whyNotActive(ctx context.Context, orgID, hash string, revoked error) error {
-	k, err := s.LookupByHash(ctx, hash)
+// atVersion holds while the key is still at the version k was read at (a
+// key stored before versions existed has none: version 0).
+func atVersion(k Key) expression.ConditionBuilder {
+	if k.Version == 0 {
+		return expression.AttributeNotExists(expression.Name("version"))
+	}
+	return expression.Name("version").Equal(expression.Value(k.Version))
+}
+
+// nextVersion adds to upd the increment of k's version.
+func nextVersion(upd expression.UpdateBuilder, k Key) expression.UpdateBuilder {
+	return upd.Set(expression.Name("version"), expression.Value(k.Version+1))
+}
+
+// changeTime is when change happens.
+func changeTime(change Change) time.Time {
+	t, err := time.Parse(TimeLayout, change.At)
+	if err != nil {
+		return time.Now()
+	}
+	return t
+}
+
+// writable refuses, without a write, a change of a key read as revoked
+// (with revoked) or expired.
+func writable(k Key, change Change, revoked error) error {
+	switch k.StatusAt(changeTime(change)) {
+	case StatusRevoked:
+		return revoked
+	case StatusExpired:
+		return ErrExpired
+	}
+	return nil
+}
+
+// whyRefused explains the failed condition of a write that acted on read,
+// from the key as it now stands: gone, revoked (as revoked), expired, (for a
+// roll) rolled meanwhile, or changed since it was read.
+func (s *Store) whyRefused(ctx context.Context, read Key, change Change, revoked error) error {
+	k, err := s.LookupByHash(ctx, read.Hash)
+	now := changeTime(change)
 	switch {
-	case errors.Is(err, ErrNotFound) || (err == nil && k.OrgID != orgID):
+	case errors.Is(err, ErrNotFound) || (err == nil && k.OrgID != read.OrgID):
 		return ErrNotFound
 	case err != nil:
 		return err
 	case k.Status == StatusRevoked:
 		return revoked
-	case k.Expired(time.Now()):
+	case k.Expired(now):
 		return ErrExpired
+	case change.Op == OpRoll && k.RolledTo != read.RolledTo && k.RolledTo != "":
+		return &RolledError{To: k.RolledTo}
+	case k.Version != read.Version:
+		return ErrChanged
 	default:
 		return ErrConflict
 	}
 }
 
-// Revoke revokes an active key of org now and uncounts it, in one
-// transaction. Of two concurrent revokes exactly one succeeds; the other
-// gets ErrAlreadyRevoked.
+// Revoke revokes an active key of org now and uncounts it: the key as it
+// stands now (see RevokeAt).
 func (s *Store) Revoke(ctx context.Context, orgID, id, reason string, change Change) (Key, error) {
-	hash, err := s.hashOf(ctx, orgID, id)
+	k, err := s.Get(ctx, orgID, id)
 	if err != nil {
 		return Key{}, fmt.Errorf("revoke key %s: %w", id, err)
+	}
+	return s.RevokeAt(ctx, k, reason, change)
+}
+
+// RevokeAt revokes k, as read, and uncounts it, in one transaction, if it
+// is still active and at the version read. Of two concurrent revokes exactly
+// one succeeds; the other gets ErrAlreadyRevoked. A key changed since it was
+// read gets ErrChanged.
+func (s *Store) RevokeAt(ctx context.Context, k Key, reason string, change Change) (Key, error) {
+	if k.Status == StatusRevoked {
+		return Key{}, fmt.Errorf("revoke key %s: %w", k.ID, ErrAlreadyRevoked)
 	}
 	upd := expression.Set(expression.Name("status"), expression.Value(StatusRevoked)).
 		Set(expression.Name("revoked_at"), expression.Value(change.At)).
@@ -392,40 +442,40 @@ func (s *Store) Revoke(ctx context.Context, orgID, id, reason string, change Cha
 	if reason != "" {
 		upd = upd.Set(expression.Name("revoke_reason"), expression.Value(reason))
 	}
-	revoke, err := s.updateKey(hash, upd, activeIn(orgID))
+	revoke, err := s.updateKey(k.Hash, nextVersion(upd, k), activeIn(k.OrgID).And(atVersion(k)))
 	if err != nil {
-		return Key{}, fmt.Errorf("revoke key %s: %w", id, err)
+		return Key{}, fmt.Errorf("revoke key %s: %w", k.ID, err)
 	}
-	count, err := s.count(orgID, -1, false)
+	count, err := s.count(k.OrgID, -1, false)
 	if err != nil {
-		return Key{}, fmt.Errorf("revoke key %s: %w", id, err)
+		return Key{}, fmt.Errorf("revoke key %s: %w", k.ID, err)
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{revoke, count}})
+	err = s.transact(ctx, []types.TransactWriteItem{revoke, count})
+	if errors.Is(err, ErrContention) {
+		return Key{}, fmt.Errorf("revoke key %s: %w", k.ID, err)
+	}
 	if reasons, ok := cancellation(err); ok {
-		if len(reasons) > 0 && reasons[0] == "ConditionalCheckFailed" {
-			return Key{}, fmt.Errorf("revoke key %s: %w", id, s.whyNotActive(ctx, orgID, hash, ErrAlreadyRevoked))
+		if failedAt(reasons, 0) {
+			return Key{}, fmt.Errorf("revoke key %s: %w", k.ID, s.whyRefused(ctx, k, change, ErrAlreadyRevoked))
 		}
-		// TransactionConflict: another transaction on the same item won;
-		// report what it left behind.
-		if why := s.whyNotActive(ctx, orgID, hash, ErrAlreadyRevoked); errors.Is(why, ErrAlreadyRevoked) {
-			return Key{}, fmt.Errorf("revoke key %s: %w", id, why)
-		}
-		return Key{}, fmt.Errorf("revoke key %s: %w: %w", id, ErrConflict, err)
+		return Key{}, fmt.Errorf("revoke key %s: %w: %w", k.ID, ErrConflict, err)
 	}
 	if err != nil {
-		return Key{}, fmt.Errorf("revoke key %s: %w", id, err)
+		return Key{}, fmt.Errorf("revoke key %s: %w", k.ID, err)
 	}
-	k, err := s.LookupByHash(ctx, hash)
+	revoked, err := s.LookupByHash(ctx, k.Hash)
 	if err != nil {
-		return Key{}, fmt.Errorf("revoke key %s: read back: %w", id, err)
+		return Key{}, fmt.Errorf("revoke key %s: read back: %w", k.ID, err)
 	}
-	return k, nil
+	return revoked, nil
 }
 
-// Roll stores next, the replacement of old (an active key of org), and
+// Roll stores next, the replacement of old (a key of org as read), and
 // retires old in the same transaction: revoked now when grace is 0,
 // otherwise set to expire after grace (never later than it already would).
-// It returns old as it now stands.
+// It acts on the version of old that was read: a key changed since gets
+// ErrChanged; a revoked or expired one ErrRevoked or ErrExpired; one already
+// rolled to a live successor a *RolledError. It returns old as it now stands.
 func (s *Store) Roll(ctx context.Context, orgID string, old, next Key, grace time.Duration, change Change) (Key, error) {
 	return s.roll(ctx, orgID, old, next, grace, change, nil)
 }
@@ -440,7 +490,26 @@ func (s *Store) RollOnce(ctx context.Context, orgID string, old, next Key, grace
 }
 
 func (s *Store) roll(ctx context.Context, orgID string, old, next Key, grace time.Duration, change Change, idem *Idempotency) (Key, error) {
+	var sk string
+	if idem != nil {
+		sk = idempotencySK(OpRoll, old.ID, idem.Key)
+	}
+	// A replay first, here and below: the earlier roll already retired old,
+	// which would otherwise read as revoked or rolled.
+	if err := s.rollable(ctx, orgID, old, change); err != nil {
+		if idem != nil {
+			if err := s.replayed(ctx, OpRoll, orgID, sk, *idem, next.CreatedAt); err != nil {
+				return Key{}, fmt.Errorf("roll key %s: %w", old.ID, err)
+			}
+		}
+		return Key{}, fmt.Errorf("roll key %s: %w", old.ID, err)
+	}
+	next.Version = FirstVersion
 	put, err := s.putNew(next)
+	if err != nil {
+		return Key{}, fmt.Errorf("roll key %s: %w", old.ID, err)
+	}
+	ptr, err := s.putPointer(next)
 	if err != nil {
 		return Key{}, fmt.Errorf("roll key %s: %w", old.ID, err)
 	}
@@ -452,18 +521,18 @@ func (s *Store) roll(ctx context.Context, orgID string, old, next Key, grace tim
 			Set(expression.Name("revoked_by"), expression.Value(change.Actor.UserID)).
 			Set(expression.Name("revoke_reason"), expression.Value("rolled to "+next.ID))
 	} else {
-		at, _ := time.Parse(TimeLayout, change.At)
-		expiry := FormatTime(at.Add(grace))
+		expiry := FormatTime(changeTime(change).Add(grace))
 		if old.ExpiresAt != "" && old.ExpiresAt < expiry {
 			expiry = old.ExpiresAt
 		}
 		upd = upd.Set(expression.Name("expires_at"), expression.Value(expiry))
 	}
-	retire, err := s.updateKey(old.Hash, upd, activeIn(orgID).And(unexpiredAt(change.At)))
+	retire, err := s.updateKey(old.Hash, nextVersion(upd, old), activeIn(orgID).And(unexpiredAt(change.At)).And(atVersion(old)))
 	if err != nil {
 		return Key{}, fmt.Errorf("roll key %s: %w", old.ID, err)
 	}
-	items := []types.TransactWriteItem{put, retire}
+	const nextItem, pointerItem, oldItem = 0, 1, 2
+	items := []types.TransactWriteItem{put, ptr, retire}
 	if grace > 0 {
 		// Both keys are active for a while; a revoke-now roll leaves the count as is.
 		count, err := s.count(orgID, 1, false)
@@ -472,26 +541,28 @@ func (s *Store) roll(ctx context.Context, orgID string, old, next Key, grace tim
 		}
 		items = append(items, count)
 	}
-	var sk string
 	if idem != nil {
-		sk = idempotencySK(OpRoll, old.ID, idem.Key)
 		rec, err := s.remember(sk, *idem, next)
 		if err != nil {
 			return Key{}, fmt.Errorf("roll key %s: %w", old.ID, err)
 		}
 		items = append(items, rec)
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	err = s.transact(ctx, items)
+	if errors.Is(err, ErrContention) {
+		return Key{}, fmt.Errorf("roll key %s: %w", old.ID, err)
+	}
 	if reasons, ok := cancellation(err); ok {
-		// A replay first: the earlier roll already revoked old, which
-		// would otherwise read as "revoked".
 		if idem != nil {
 			if err := s.replayed(ctx, OpRoll, orgID, sk, *idem, next.CreatedAt); err != nil {
 				return Key{}, fmt.Errorf("roll key %s: %w", old.ID, err)
 			}
 		}
-		if len(reasons) > 1 && reasons[1] == "ConditionalCheckFailed" {
-			return Key{}, fmt.Errorf("roll key %s: %w", old.ID, s.whyNotActive(ctx, orgID, old.Hash, ErrRevoked))
+		switch {
+		case failedAt(reasons, oldItem):
+			return Key{}, fmt.Errorf("roll key %s: %w", old.ID, s.whyRefused(ctx, old, change, ErrRevoked))
+		case failedAt(reasons, nextItem), failedAt(reasons, pointerItem):
+			return Key{}, fmt.Errorf("roll key %s: %w", old.ID, ErrDuplicateHash)
 		}
 		return Key{}, fmt.Errorf("roll key %s: %w: %w", old.ID, ErrConflict, err)
 	}
@@ -503,6 +574,30 @@ func (s *Store) roll(ctx context.Context, orgID string, old, next Key, grace tim
 		return Key{}, fmt.Errorf("roll key %s: read back: %w", old.ID, err)
 	}
 	return k, nil
+}
+
+// rollable refuses, before any write, to roll a key read as revoked,
+// expired, or already rolled to a successor that is still live: a second
+// successor would take over rolled_to and leave the first one active and
+// unlinked. A successor that is revoked or expired stays so (neither is ever
+// undone), so the version check on old is all the write needs.
+func (s *Store) rollable(ctx context.Context, orgID string, old Key, change Change) error {
+	if err := writable(old, change, ErrRevoked); err != nil {
+		return err
+	}
+	if old.RolledTo == "" {
+		return nil
+	}
+	next, err := s.Get(ctx, orgID, old.RolledTo)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read successor: %w", err)
+	case next.Live(changeTime(change)):
+		return &RolledError{To: next.ID}
+	}
+	return nil
 }
 
 // LastUsedInterval is how stale last_used_at must be before it is rewritten.

@@ -47,6 +47,7 @@ func newKey(t *testing.T, s *keystore.Store, org string) (keystore.Key, apikey.K
 	if err := s.Create(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
+	k.Version = keystore.FirstVersion // as stored
 	return k, secret
 }
 

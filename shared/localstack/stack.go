@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
 	"github.com/flowella/apikeys/shared/authz"
+	"github.com/flowella/apikeys/shared/dynamofault"
 	"github.com/flowella/apikeys/shared/localfn"
 	"github.com/flowella/apikeys/shared/localgw"
 	"github.com/flowella/apikeys/shared/localiam"
@@ -35,6 +36,10 @@ type Config struct {
 	// IAMRecorder receives every IAM check of the functions' DynamoDB calls;
 	// nil records into the file LOCAL_IAM_RECORD names (in memory when unset).
 	IAMRecorder *localiam.Recorder
+	// Faults injects DynamoDB's transaction conflicts, throttling and index
+	// lag into the functions' clients; nil takes LOCAL_DYNAMODB_FAULTS (none
+	// when unset). See faults.go.
+	Faults *dynamofault.Injector
 }
 
 // Stack is the built system: the HTTP gateway and the functions, each run
@@ -45,7 +50,10 @@ type Stack struct {
 	// IAM holds each function's DynamoDB (and stream) calls to its role in
 	// the template, as AWS does.
 	IAM *localiam.Enforcer
-	cfg Config
+	// Faults is the DynamoDB fault injector of the functions' clients (nil
+	// for none).
+	Faults *dynamofault.Injector
+	cfg    Config
 }
 
 // Build creates every function's handler with its template environment and
@@ -70,13 +78,16 @@ func Build(ctx context.Context, cfg Config) (*Stack, error) {
 		return nil, fmt.Errorf("template roles: %w", err)
 	}
 	s.IAM = iam
+	if s.Faults, err = faultInjector(cfg); err != nil {
+		return nil, err
+	}
 	for _, fn := range tpl.Functions() {
 		env, err := tpl.Environment(fn, cfg.Parameters, cfg.TableName)
 		if err != nil {
 			return nil, err
 		}
 		// Each function gets its own client, held to its role.
-		db := dynamodb.New(cfg.DB.Options(), iam.DynamoDB(fn))
+		db := dynamodb.New(cfg.DB.Options(), iam.DynamoDB(fn), s.Faults.Option())
 		h, err := build(ctx, fn, func(k string) string { return env[k] }, Deps{DB: db})
 		if err != nil {
 			return nil, err
