@@ -56,7 +56,6 @@ func TestKeyChangedMeanwhile(t *testing.T) {
 		{"roll", "roll-key", `{"grace_period_seconds":0}`, false, 409, "conflict"},
 		{"roll with grace", "roll-key", `{"grace_period_seconds":3600}`, false, 409, "conflict"},
 		{"patch", "update-key", `{"label":"mine"}`, false, 409, "conflict"},
-		{"revoke", "revoke-key", "", false, 409, "conflict"},
 		{"roll with If-Match", "roll-key", "", true, 412, "precondition_failed"},
 		{"patch with If-Match", "update-key", `{"label":"mine"}`, true, 412, "precondition_failed"},
 		{"revoke with If-Match", "revoke-key", "", true, 412, "precondition_failed"},
@@ -95,6 +94,24 @@ func TestKeyChangedMeanwhile(t *testing.T) {
 				t.Fatalf("%d keys, want 1", n)
 			}
 		})
+	}
+}
+
+// A revoke without If-Match does not depend on what it read: a PATCH that
+// lands between its read and its write must not make someone revoking a
+// leaked key try again. It revokes the key as it now is.
+func TestRevokeFollowsAConcurrentChange(t *testing.T) {
+	h := newHandlers(t)
+	store := h.Store.(*keystore.Store)
+	id, _ := createKey(t, h)
+	patchMeanwhile(t, h, store)
+	resp, body := call(t, h.Revoke(), keyEvent(t, "revoke-key", id, `{"reason":"leaked"}`))
+	if resp.StatusCode != 200 || body["status"] != "revoked" {
+		t.Fatalf("%d %v", resp.StatusCode, body)
+	}
+	k, err := store.Get(context.Background(), "org_demo", id)
+	if err != nil || k.Status != keystore.StatusRevoked || len(k.AllowedIPs) != 1 || k.Version != 3 {
+		t.Fatalf("key after the revoke: %+v %v", k, err)
 	}
 }
 

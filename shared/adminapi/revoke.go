@@ -2,6 +2,7 @@ package adminapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -10,13 +11,20 @@ import (
 	"github.com/flowella/apikeys/shared/keystore"
 )
 
+// revokeAttempts bounds how often a revoke without If-Match follows a key
+// that keeps changing under it.
+const revokeAttempts = 5
+
 type revokeRequest struct {
 	Reason *string `json:"reason"`
 }
 
 // Revoke serves POST /v1/api-keys/{id}/revoke. The body, with an optional
-// reason, may be empty. There is no way back to active. It revokes the key
-// as read: a key changed meanwhile is a 409 (412 with If-Match).
+// reason, may be empty. There is no way back to active. With If-Match it
+// revokes the key as read (412 if it changed meanwhile). Without, nothing a
+// concurrent PATCH changes bears on a revoke, and someone revoking a leaked
+// key must not be told to try again: it reads the key again and revokes
+// that, a few times before answering 409.
 func (h *Handlers) Revoke() Proxy {
 	return h.endpoint("revoke", func(ctx context.Context, c httpapi.Caller, req events.APIGatewayProxyRequest) (int, any, error) {
 		id, err := keyID(req.PathParameters)
@@ -37,19 +45,25 @@ func (h *Handlers) Revoke() Proxy {
 		if err != nil {
 			return 0, nil, err
 		}
-		k, err := h.Store.Get(ctx, c.OrgID, id)
-		if err != nil {
-			return 0, nil, err
+		var k keystore.Key
+		for attempt := 1; ; attempt++ {
+			if k, err = h.Store.Get(ctx, c.OrgID, id); err != nil {
+				return 0, nil, err
+			}
+			if err := pre.check(k); err != nil {
+				return 0, nil, err
+			}
+			change := h.changeOf(keystore.OpRevoke, c, req, h.now())
+			k, err = h.Store.RevokeAt(ctx, k, reason, change)
+			if pre == nil && errors.Is(err, keystore.ErrChanged) && attempt < revokeAttempts {
+				continue
+			}
+			if err != nil {
+				return 0, nil, pre.changed(err)
+			}
+			break
 		}
-		if err := pre.check(k); err != nil {
-			return 0, nil, err
-		}
-		change := h.changeOf(keystore.OpRevoke, c, req, h.now())
-		k, err = h.Store.RevokeAt(ctx, k, reason, change)
-		if err != nil {
-			return 0, nil, pre.changed(err)
-		}
-		h.logger().InfoContext(ctx, "api key revoked", "request_id", change.Trace.RequestID,
+		h.logger().InfoContext(ctx, "api key revoked", "request_id", req.RequestContext.RequestID,
 			"org_id", k.OrgID, "key_id", k.ID, "key_prefix", k.Prefix, "user_id", c.UserID)
 		return http.StatusOK, resourceOf(k, h.now()), nil
 	})
