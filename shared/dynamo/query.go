@@ -6,7 +6,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // Querier runs queries.
@@ -17,10 +16,10 @@ type Querier interface {
 // QueryPage runs in until it has found more than limit items or the query is
 // exhausted, following DynamoDB's pages (a filter can leave a page short),
 // and returns at most limit+1 items: one more than asked tells the caller
-// there is a next page.
+// there is a next page. It starts after in.ExclusiveStartKey when set.
 func QueryPage[T any](ctx context.Context, db Querier, in dynamodb.QueryInput, limit int) ([]T, error) {
 	var out []T
-	var start map[string]types.AttributeValue
+	start := in.ExclusiveStartKey
 	for {
 		in.Limit = aws.Int32(int32(limit + 1 - len(out)))
 		in.ExclusiveStartKey = start
