@@ -20,6 +20,33 @@ func ParseFilter(pattern string) (Filter, error) {
 	return Filter{pattern: p}, nil
 }
 
+// ParseFilters parses a mapping's FilterCriteria patterns.
+func ParseFilters(patterns []string) ([]Filter, error) {
+	var out []Filter
+	for _, pat := range patterns {
+		f, err := ParseFilter(pat)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// MatchAny reports whether the event passes the filters: no filters pass
+// everything, as an event source mapping without FilterCriteria does.
+func MatchAny(filters []Filter, event map[string]any) bool {
+	if len(filters) == 0 {
+		return true
+	}
+	for _, f := range filters {
+		if f.Match(event) {
+			return true
+		}
+	}
+	return false
+}
+
 // Match reports whether the event (as generic JSON) matches the pattern.
 func (f Filter) Match(event map[string]any) bool { return matchObject(f.pattern, event) }
 

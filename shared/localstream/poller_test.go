@@ -73,8 +73,11 @@ func run(t *testing.T, rec *recorder, retries int, checkpoint string, dlq *bytes
 	return db, tables["KeysTable"]
 }
 
-func put(db *dynamodb.Client, table string, n int) {
-	for i := 0; i < n; i++ {
+func put(db *dynamodb.Client, table string, n int) { putRange(db, table, 0, n) }
+
+// putRange writes items h<from> … h<to-1>.
+func putRange(db *dynamodb.Client, table string, from, to int) {
+	for i := from; i < to; i++ {
 		_, _ = db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{
 			"key_hash": &types.AttributeValueMemberS{Value: fmt.Sprintf("h%d", i)},
 			"org_id":   &types.AttributeValueMemberS{Value: "o"},
@@ -101,9 +104,17 @@ func TestExhaustedRetriesGoToTheDeadLetterFile(t *testing.T) {
 	if got != "h0,h1,h2,h1,h2,h1,h2" { // first try and two retries
 		t.Fatalf("deliveries %s", got)
 	}
-	var d map[string]any
-	if err := json.Unmarshal(dlq.Bytes(), &d); err != nil || d["function"] != "F" || len(d["event_ids"].([]any)) != 2 {
+	// Lambda's on-failure document: where the two failing records are.
+	var d localstream.DeadLetter
+	if err := json.Unmarshal(dlq.Bytes(), &d); err != nil {
 		t.Fatalf("dead letter %q: %v", dlq.String(), err)
+	}
+	b := d.Batch
+	if d.RequestContext.Condition != localstream.ConditionRetriesExhausted || d.RequestContext.ApproximateInvokeCount != 3 ||
+		!strings.HasSuffix(d.RequestContext.FunctionArn, ":function:F") || d.ResponseContext.FunctionError != "" ||
+		b.BatchSize != 2 || b.ShardID == "" || !strings.Contains(b.StreamArn, "/stream/") ||
+		b.StartSequenceNumber == "" || b.StartSequenceNumber >= b.EndSequenceNumber || b.ApproximateArrivalOfFirstRecord == "" {
+		t.Fatalf("dead letter %s", dlq.String())
 	}
 }
 
@@ -166,7 +177,8 @@ func TestBisectOnFunctionError(t *testing.T) {
 	if got := strings.Join(rec.seen(), " "); got != "[h0,h1,h2,h3,h4,h5] [h0,h1,h2] [h3,h4,h5]" {
 		t.Fatalf("deliveries %s", got)
 	}
-	if !strings.Contains(dlq.String(), `"reason":"poison record"`) {
-		t.Fatalf("dead letter: %s", dlq.String())
+	var d localstream.DeadLetter
+	if err := json.Unmarshal(dlq.Bytes(), &d); err != nil || d.ResponseContext.FunctionError != "Unhandled" || d.Batch.BatchSize != 3 {
+		t.Fatalf("dead letter %q: %v", dlq.String(), err)
 	}
 }

@@ -110,11 +110,13 @@ type StreamMapping struct {
 	Function              string
 	Table                 string // logical id of the table
 	BatchSize             int
-	MaximumRetryAttempts  int
+	MaximumRetryAttempts  int // -1: retry until the record's age limit
+	MaximumRecordAge      int // seconds; 0 or -1: no limit but the stream's retention
 	BisectBatchOnError    bool
 	ReportBatchFailures   bool
 	FilterPatterns        []string
 	MaximumBatchingWindow int
+	OnFailure             string // logical id of the on-failure destination; "" when none
 }
 
 // StreamMappings lists every DynamoDB event source.
@@ -130,11 +132,15 @@ func (t *Template) StreamMappings() ([]StreamMapping, error) {
 				Stream                         map[string]any
 				BatchSize                      int
 				MaximumRetryAttempts           *int
+				MaximumRecordAgeInSeconds      int
 				BisectBatchOnFunctionError     bool
 				FunctionResponseTypes          []string
 				MaximumBatchingWindowInSeconds int
 				FilterCriteria                 struct {
 					Filters []struct{ Pattern string }
+				}
+				DestinationConfig struct {
+					OnFailure struct{ Destination map[string]any }
 				}
 			}
 			if err := json.Unmarshal(ev.Properties, &props); err != nil {
@@ -151,6 +157,10 @@ func (t *Template) StreamMappings() ([]StreamMapping, error) {
 				BisectBatchOnError:    props.BisectBatchOnFunctionError,
 				MaximumBatchingWindow: props.MaximumBatchingWindowInSeconds,
 				MaximumRetryAttempts:  -1,
+				MaximumRecordAge:      props.MaximumRecordAgeInSeconds,
+			}
+			if dest, ok := props.DestinationConfig.OnFailure.Destination["Fn::GetAtt"].([]any); ok && len(dest) == 2 {
+				m.OnFailure, _ = dest[0].(string)
 			}
 			if m.BatchSize == 0 {
 				m.BatchSize = 100
