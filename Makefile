@@ -15,7 +15,8 @@ LAMBDA_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) $(GO) build -tag
 .PHONY: run token org seed bench fuzz audit-replay test validate lint distclean check-format vet cfn-lint bench run token clean chromium \
 	build-AuthorizerFunction build-WhoamiFunction build-CreateKeyFunction build-ListKeysFunction \
 	build-GetKeyFunction build-UpdateKeyFunction build-RevokeKeyFunction \
-	build-RollKeyFunction build-AuditFunction build-ListAuditEventsFunction
+	build-RollKeyFunction build-AuditFunction build-ListAuditEventsFunction \
+	build-KeyActivityFunction build-ListKeyActivityFunction build-GetKeyUsageFunction build-GetKeyExposureFunction
 
 ## run: the whole system on 127.0.0.1:$(PORT) (default 3000), DynamoDB Local included
 run:
@@ -33,11 +34,22 @@ TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),u_demo_admin)
 token:
 	@$(GO) run ./cmd/token -org '$(ORG)' -user '$(TOKEN_USER)' -role '$(ROLE)'
 
-## org: set a local organisation's plan and features, e.g. make org ORG=org_x PLAN=paid FEATURES=audit_log
-PLAN ?= hobby
+## org: set a local organisation's plan and features, e.g. make org ORG=org_x PLAN=paid FEATURES=audit_log;
+## ON_EXPOSURE=revoke|notify sets what happens to its keys found in public (alone, it changes only that)
+ON_EXPOSURE ?=
+PLAN ?= $(if $(ON_EXPOSURE),,hobby)
 FEATURES ?=
 org:
-	@$(GO) run ./cmd/orgctl -org '$(ORG)' -plan '$(PLAN)' -features '$(FEATURES)'
+	@$(GO) run ./cmd/orgctl -org '$(ORG)' -plan '$(PLAN)' -features '$(FEATURES)' -on-exposure '$(ON_EXPOSURE)'
+
+.PHONY: report-leak build-SecretScanningFunction
+## report-leak: report KEY as GitHub's secret scanning would, signed with the local test key, to make run
+## (LEAK_URL, LEAK_SOURCE: where it was "found")
+KEY ?=
+LEAK_URL ?= https://github.com/octo-org/octo-repo/blob/main/.env
+LEAK_SOURCE ?= content
+report-leak:
+	@$(GO) run ./cmd/report-leak -key '$(KEY)' -url '$(LEAK_URL)' -source '$(LEAK_SOURCE)'
 
 ## seed: tables and demo organisations on $(DYNAMODB_ENDPOINT), for sam local
 seed:
@@ -47,6 +59,8 @@ seed:
 bench:
 	scripts/dynamodb-local.sh run -- $(GO) test -run '^$$' -bench . -benchmem ./shared/apikey/ ./shared/authorizer/
 	$(GO) test -run '^$$' -bench AuditDelay -benchtime 1x -timeout 10m ./e2e/
+	scripts/dynamodb-local.sh run -- $(GO) test -run '^$$' -bench AuthorizerRecording -benchtime 2000x ./shared/localstack/
+	$(GO) test -run '^$$' -bench ActivityDelay -benchtime 1x -timeout 10m ./e2e/
 
 ## fuzz: every Fuzz target, one after another, FUZZTIME each (default 20s); prints executions and crashes per target
 FUZZTIME ?= 20s
@@ -119,10 +133,20 @@ build-RevokeKeyFunction:
 	$(LAMBDA_BUILD) ./functions/revoke-key
 build-RollKeyFunction:
 	$(LAMBDA_BUILD) ./functions/roll-key
+build-SecretScanningFunction:
+	$(LAMBDA_BUILD) ./functions/secret-scanning
 build-AuditFunction:
 	$(LAMBDA_BUILD) ./functions/audit-stream
 build-ListAuditEventsFunction:
 	$(LAMBDA_BUILD) ./functions/list-audit-events
+build-KeyActivityFunction:
+	$(LAMBDA_BUILD) ./functions/key-activity
+build-ListKeyActivityFunction:
+	$(LAMBDA_BUILD) ./functions/list-key-activity
+build-GetKeyUsageFunction:
+	$(LAMBDA_BUILD) ./functions/get-key-usage
+build-GetKeyExposureFunction:
+	$(LAMBDA_BUILD) ./functions/get-key-exposure
 
 clean:
 	rm -rf .local/artifacts .aws-sam

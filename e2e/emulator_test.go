@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,8 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/dynamotest"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/locallogs"
 	"github.com/flowella/apikeys/shared/localstack"
 	"github.com/flowella/apikeys/shared/samtemplate"
 )
@@ -117,22 +122,26 @@ func TestBuiltBinariesUnderTheEmulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// GitHub's secret scanning keys: the one that signed the sample report.
+	githubKeys := httptest.NewServer(http.FileServer(http.Dir(filepath.Join(root, "events"))))
+	t.Cleanup(githubKeys.Close)
 	artifacts := t.TempDir()
 	fns := map[string]*rieFunction{}
 	for _, fn := range tpl.Functions() {
 		dir := filepath.Join(artifacts, fn)
 		makeOutput(t, nil, "build-"+fn, "ARTIFACTS_DIR="+dir, "GOARCH_LAMBDA="+runtime.GOARCH)
 		env, err := tpl.Environment(fn, map[string]string{
-			"SessionHS256Secret": "rie-secret-0123456789abcdef0123456789",
-			"DynamoDBEndpoint":   os.Getenv("DYNAMODB_ENDPOINT"),
+			"SessionHS256Secret":    "rie-secret-0123456789abcdef0123456789",
+			"DynamoDBEndpoint":      os.Getenv("DYNAMODB_ENDPOINT"),
+			"SecretScanningKeysUrl": githubKeys.URL + "/secret-scanning-public-keys.json",
 		}, func(id string) string { return tables[id] })
 		if err != nil {
 			t.Fatal(err)
 		}
 		fns[fn] = startRIE(t, rie, filepath.Join(dir, "bootstrap"), env)
 	}
-	if len(fns) != 10 {
-		t.Fatalf("%d functions in the template, want 10", len(fns))
+	if len(fns) != 15 {
+		t.Fatalf("%d functions in the template, want 15", len(fns))
 	}
 
 	for _, ev := range []string{"authorizer-request", "authorizer-token", "authorizer-http-v2"} {
@@ -173,8 +182,91 @@ func TestBuiltBinariesUnderTheEmulator(t *testing.T) {
 	if got := fns["AuditFunction"].call(t, sample(t, "audit-stream", nil)); fmt.Sprint(got["batchItemFailures"]) != "[]" {
 		t.Fatalf("audit: %v", got)
 	}
+	secretScanning(t, fns["SecretScanningFunction"], keystore.New(db, tables["KeysTable"], tables["OrgsTable"]))
+	keyActivity(t, fns, id)
 	events := proxyBody(t, fns["ListAuditEventsFunction"].call(t, sample(t, "list-audit-events", nil)), 200)
 	if len(events["items"].([]any)) != 4 {
 		t.Fatalf("audit events: %v", events)
+	}
+}
+
+// secretScanning sends the sample GitHub report, whose signature verifies
+// against events/secret-scanning-public-keys.json: its first token is made
+// a key of org_demo here (by its hash), so it is revoked; the second is
+// another provider's token.
+func secretScanning(t *testing.T, fn *rieFunction, store *keystore.Store) {
+	t.Helper()
+	var report struct{ Body string }
+	if err := json.Unmarshal(sample(t, "secret-scanning-github", nil), &report); err != nil {
+		t.Fatal(err)
+	}
+	var matches []struct{ Token string }
+	if err := json.Unmarshal([]byte(report.Body), &matches); err != nil || len(matches) != 2 {
+		t.Fatalf("sample report: %v %v", matches, err)
+	}
+	token := matches[0].Token
+	at := keystore.FormatTime(time.Now())
+	c := keystore.Change{Op: keystore.OpCreate, At: at, Actor: keystore.Actor{UserID: "u_rie"}}
+	if err := store.Create(context.Background(), keystore.Key{Hash: apikey.Hash(token), ID: keystore.NewID(), OrgID: "org_demo", Prefix: token[:16],
+		Label: "leaked", Scopes: []string{"*"}, Status: keystore.StatusActive, CreatedAt: at, CreatedBy: "u_rie", LastChange: &c}); err != nil {
+		t.Fatal(err)
+	}
+	resp := fn.call(t, sample(t, "secret-scanning-github", nil))
+	var feedback []map[string]string
+	if err := json.Unmarshal([]byte(fmt.Sprint(resp["body"])), &feedback); err != nil || resp["statusCode"] != float64(200) ||
+		len(feedback) != 2 || feedback[0]["label"] != "true_positive" || feedback[1]["label"] != "false_positive" {
+		t.Fatalf("secret scanning: %v", resp)
+	}
+	if k, err := store.LookupByHash(context.Background(), apikey.Hash(token)); err != nil || k.Status != keystore.StatusRevoked || k.RevokeReason != "exposed" {
+		t.Fatalf("the reported key: %+v %v", k, err)
+	}
+}
+
+// keyActivity gives the activity function its sample batch, then a batch
+// of the access log naming the key created above, and reads that back
+// through the three key activity endpoints.
+func keyActivity(t *testing.T, fns map[string]*rieFunction, id string) {
+	t.Helper()
+	if got := fns["KeyActivityFunction"].call(t, sample(t, "key-activity", nil)); got != nil {
+		t.Fatalf("key activity, sample batch: %v", got)
+	}
+	now := time.Now()
+	line := fmt.Sprintf(`{"time":"%d","request_id":"9a8b7c6d-5e4f-4a3b-8c2d-%012d","method":"POST","path":"/v1/messages",`+
+		`"status":"200","latency_ms":"30","source_ip":"203.0.113.7","user_agent":"rie","principal_type":"api_key","org_id":"org_demo",`+
+		`"key_id":"%s","key_prefix":"flwl_live_xxxxxx","user_id":"-","route":"/v1/messages","error_type":"-"}`,
+		now.UnixMilli(), now.UnixNano()%1e12, id)
+	batch, err := locallogs.Event("/aws/apigateway/flowella-dev-access", "rie", "AccessLogActivitySubscription",
+		[]events.CloudwatchLogsLogEvent{{ID: "1", Timestamp: now.UnixMilli(), Message: line}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := json.Marshal(batch)
+	if got := fns["KeyActivityFunction"].call(t, payload); got != nil {
+		t.Fatalf("key activity: %v", got)
+	}
+	withKey := func(ev map[string]any) {
+		ev["pathParameters"] = map[string]any{"id": id}
+		ev["path"] = strings.Replace(ev["path"].(string), "key_01KMZ0000000000000000000AB", id, 1)
+		if q, ok := ev["queryStringParameters"].(map[string]any); ok {
+			q["since"] = now.Add(-time.Hour).UTC().Format(time.RFC3339)
+			q["until"] = now.Add(time.Hour).UTC().Format(time.RFC3339)
+			mv := map[string]any{}
+			for k, v := range q {
+				mv[k] = []any{v}
+			}
+			ev["multiValueQueryStringParameters"] = mv
+		}
+	}
+	list := proxyBody(t, fns["ListKeyActivityFunction"].call(t, sample(t, "list-key-activity", withKey)), 200)
+	if items := list["items"].([]any); len(items) != 1 || items[0].(map[string]any)["status"] != float64(200) {
+		t.Fatalf("activity: %v", list)
+	}
+	usage := proxyBody(t, fns["GetKeyUsageFunction"].call(t, sample(t, "get-key-usage", withKey)), 200)
+	if usage["totals"].(map[string]any)["requests"] != float64(1) {
+		t.Fatalf("usage: %v", usage)
+	}
+	exposure := proxyBody(t, fns["GetKeyExposureFunction"].call(t, sample(t, "get-key-exposure", withKey)), 200)
+	if ips := exposure["source_ips"].([]any); len(ips) != 1 || ips[0].(map[string]any)["ip"] != "203.0.113.7" {
+		t.Fatalf("exposure: %v", exposure)
 	}
 }

@@ -37,6 +37,7 @@ import (
 	"github.com/flowella/apikeys/shared/dynamo"
 	"github.com/flowella/apikeys/shared/localstream"
 	"github.com/flowella/apikeys/shared/samtemplate"
+	"github.com/flowella/apikeys/shared/streamsclient"
 )
 
 // function is the template's audit function: its stream filter applies.
@@ -106,7 +107,7 @@ func start(ctx context.Context, queueURL, table, file, template string, log *slo
 	if err != nil {
 		return 0, err
 	}
-	streams, err := dynamo.NewStreams(ctx, endpoint)
+	streams, err := streamsclient.New(ctx, endpoint)
 	if err != nil {
 		return 0, err
 	}

@@ -21,11 +21,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
 	"github.com/flowella/apikeys/shared/audit"
-	"github.com/flowella/apikeys/shared/dynamo"
 	"github.com/flowella/apikeys/shared/dynamotest"
 	"github.com/flowella/apikeys/shared/keystore"
 	"github.com/flowella/apikeys/shared/localstream"
 	"github.com/flowella/apikeys/shared/samtemplate"
+	"github.com/flowella/apikeys/shared/streamsclient"
 )
 
 type fixture struct {
@@ -43,7 +43,7 @@ type fixture struct {
 func newFixture(t *testing.T, n int) *fixture {
 	t.Helper()
 	db, tables := dynamotest.Setup(t)
-	streams, err := dynamo.NewStreams(context.Background(), os.Getenv("DYNAMODB_ENDPOINT"))
+	streams, err := streamsclient.New(context.Background(), os.Getenv("DYNAMODB_ENDPOINT"))
 	if err != nil {
 		t.Fatal(err)
 	}

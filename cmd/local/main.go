@@ -26,9 +26,11 @@ import (
 	"github.com/flowella/apikeys/shared/ddblocal"
 	"github.com/flowella/apikeys/shared/dynamo"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/localsite"
 	"github.com/flowella/apikeys/shared/localstack"
+	"github.com/flowella/apikeys/shared/localstream"
 	"github.com/flowella/apikeys/shared/samtemplate"
-	"github.com/flowella/apikeys/shared/session"
+	"github.com/flowella/apikeys/shared/streamsclient"
 )
 
 // demoOrgs are seeded on every start (their plan and features are reset,
@@ -88,11 +90,9 @@ func run(log *slog.Logger) error {
 	}
 	defer ln.Close()
 
-	secret := os.Getenv("SESSION_HS256_SECRET")
-	if secret == "" {
-		if secret, err = session.LoadOrCreateSecret(filepath.Join(root, ".local", "session-secret")); err != nil {
-			return err
-		}
+	sessionParams, err := sessionParameters(root, os.Getenv, log)
+	if err != nil {
+		return err
 	}
 
 	jar, err := ddblocal.InstallJar(ctx, root)
@@ -137,26 +137,25 @@ func run(log *slog.Logger) error {
 		Template:  tpl,
 		DB:        db,
 		TableName: tableName,
-		Parameters: map[string]string{
-			"SessionHS256Secret": secret,
-			"DynamoDBEndpoint":   ddb.Endpoint,
-			"KeyEnvironment":     getenv("KEY_ENVIRONMENT", "test"),
-		},
+		Parameters: withParameters(sessionParams, map[string]string{
+			"DynamoDBEndpoint": ddb.Endpoint,
+			"KeyEnvironment":   getenv("KEY_ENVIRONMENT", "test"),
+			// GitHub's secret scanning keys, or this stack's own test key (secretscan.go).
+			"SecretScanningKeysUrl": secretScanningKeysURL(addr, os.Getenv),
+		}),
 		AccessLog: accessLog,
 		Log:       log,
 	})
 	if err != nil {
 		return err
 	}
-	streams, err := dynamo.NewStreams(ctx, ddb.Endpoint)
+	streams, err := streamsclient.New(ctx, ddb.Endpoint)
 	if err != nil {
 		return err
 	}
-	dlq, err := os.OpenFile(filepath.Join(dataDir, "stream-dead-letters.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return err
-	}
-	defer dlq.Close()
+	// The audit function's on-failure destination; make audit-replay reads
+	// it and removes what it replayed.
+	dlq := localstream.DeadLetterFile{Path: filepath.Join(dataDir, "stream-dead-letters.jsonl")}
 	pollers, err := stack.Pollers(localstack.StreamOptions{Streams: streams, CheckpointDir: dataDir, DeadLetter: dlq})
 	if err != nil {
 		return err
@@ -171,9 +170,19 @@ func run(log *slog.Logger) error {
 			}
 		}()
 	}
+	// The access log's and the authorizer's lines to the key activity
+	// function, through the template's log subscription filters.
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = stack.Logs.Run(ctx) }()
 	defer wg.Wait()
 
-	srv := &http.Server{Handler: stack, ReadHeaderTimeout: 10 * time.Second}
+	// Settings → API keys and its local-only sign-in, in front of the API (shared/localsite).
+	site, err := localsite.New(stack, localsite.Config{SessionSecret: sessionParams["SessionHS256Secret"],
+		Issuer: sessionParams["SessionIssuer"], Audience: sessionParams["SessionAudience"], Log: log})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: withScanningKeys(root, site), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	banner(addr, ddb.Endpoint, dataDir, time.Since(started))
@@ -235,6 +244,7 @@ func banner(addr, ddbEndpoint, dataDir string, took time.Duration) {
 	fmt.Fprintf(os.Stderr, `
 Flowella API keys: local stack ready in %.1fs
   API             %s
+  Settings page   %[2]s/local/sign-in (sign in, then Settings → API keys)
   DynamoDB Local  %s (data in %s)
   Organisations   org_demo (plan paid, audit_log on), org_hobby (plan hobby)
 

@@ -8,17 +8,18 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/flowella/apikeys/shared/activity"
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/audit"
 	"github.com/flowella/apikeys/shared/authz"
 	"github.com/flowella/apikeys/shared/deployconfig"
 	"github.com/flowella/apikeys/shared/httpapi"
 	"github.com/flowella/apikeys/shared/keystore"
-	"github.com/flowella/apikeys/shared/session"
 )
 
 // Store is what the admin handlers need of the key store.
@@ -45,6 +46,9 @@ type Handlers struct {
 	Audit   AuditLog // only GET /v1/audit-events reads it
 	Log     *slog.Logger
 	Now     func() time.Time
+
+	// Activity is read by the key activity endpoints only.
+	Activity KeyActivity
 }
 
 // Proxy is the signature of a REST API proxy handler.
@@ -62,7 +66,7 @@ const RetryAfterSeconds = "1"
 func (h *Handlers) endpoint(name string, body func(context.Context, httpapi.Caller, events.APIGatewayProxyRequest) (int, any, error)) Proxy {
 	return func(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 		reqID := req.RequestContext.RequestID
-		caller, err := adminCaller(req)
+		caller, err := h.adminCaller(req)
 		if err == nil {
 			_, err = httpapi.Query(req, queryParams[name]...)
 		}
@@ -107,9 +111,10 @@ func (h *Handlers) now() time.Time {
 	return time.Now()
 }
 
-// adminCaller lets through sessions of owners and admins only. API keys
-// never manage keys.
-func adminCaller(req events.APIGatewayProxyRequest) (httpapi.Caller, error) {
+// adminCaller lets through the sessions whose role the route map grants
+// this route (the authorizer checked the same entry; this is the second
+// lock, from the same key). API keys never manage keys.
+func (h *Handlers) adminCaller(req events.APIGatewayProxyRequest) (httpapi.Caller, error) {
 	c, err := httpapi.CallerOf(req)
 	if err != nil {
 		return c, err
@@ -117,8 +122,16 @@ func adminCaller(req events.APIGatewayProxyRequest) (httpapi.Caller, error) {
 	if c.Type != httpapi.PrincipalSession {
 		return c, httpapi.Forbidden("API keys cannot be used on admin endpoints; sign in as an owner or admin")
 	}
-	if c.Role != session.RoleOwner && c.Role != session.RoleAdmin {
-		return c, httpapi.Forbidden("only owners and admins can manage API keys; your role is " + c.Role)
+	if h.Catalog == nil {
+		return c, errors.New("admin handlers built without the route map") // fail closed
+	}
+	route, _, ok := h.Catalog.Resolve(req.HTTPMethod, req.Resource, req.PathParameters)
+	if !ok || route.Auth != authz.AuthSession {
+		return c, httpapi.Forbidden("this route is not an admin route of the route map")
+	}
+	if !route.AllowsRole(c.Role) {
+		return c, httpapi.Forbidden("your role (" + c.Role + ") may not call " + route.Method + " " + route.Path +
+			"; it needs one of: " + strings.Join(route.Roles, ", "))
 	}
 	if c.UserID == "" {
 		return c, httpapi.Unauthorized("session has no user id")
@@ -223,6 +236,9 @@ func New(fn deployconfig.Function) *Handlers {
 	}
 	if fn.AuditTable != "" {
 		h.Audit = audit.Log{DB: fn.DB, Table: fn.AuditTable}
+	}
+	if fn.ActivityTable != "" {
+		h.Activity = activity.Log{DB: fn.DB, Table: fn.ActivityTable}
 	}
 	return h
 }

@@ -57,7 +57,7 @@ func (h *Handlers) List() Proxy {
 }
 
 // listParams are the query parameters GET /v1/api-keys takes.
-var listParams = []string{"status", "limit", "cursor"}
+var listParams = []string{"status", "exposed", "limit", "cursor"}
 
 // listOptions reads the list's query parameters, already checked by
 // httpapi.Query, in a fixed order so the same request gets the same error.
@@ -74,6 +74,15 @@ func listOptions(q map[string]string) (keystore.ListOptions, error) {
 			opts.Status = keystore.StatusExpired
 		default:
 			return opts, httpapi.Invalid("status must be active, expired, revoked or all", httpapi.Detail{Field: "status", Issue: "invalid"})
+		}
+	}
+	if v, ok := q["exposed"]; ok {
+		switch v {
+		case "true":
+			opts.Exposed = true
+		case "false":
+		default:
+			return opts, httpapi.Invalid("exposed must be true (only keys reported found in public) or false", httpapi.Detail{Field: "exposed", Issue: "invalid"})
 		}
 	}
 	if v, ok := q["limit"]; ok {

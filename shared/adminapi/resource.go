@@ -26,6 +26,10 @@ type keyResource struct {
 	Channels     []string `json:"channels"`
 	RolledFrom   *string  `json:"rolled_from"`
 	RolledTo     *string  `json:"rolled_to"`
+	// ExposedAt is when the key was first reported found in public (GitHub
+	// secret scanning), ExposureURL where it was last reported.
+	ExposedAt   *string `json:"exposed_at"`
+	ExposureURL *string `json:"exposure_url"`
 	// Flags point out hygiene problems of an active key (see hygieneFlags).
 	Flags []string `json:"flags"`
 
@@ -44,12 +48,19 @@ const (
 	unusedAge  = 90 * 24 * time.Hour
 )
 
-// hygieneFlags flags an active key created over 12 months ago, or not used
-// (or never used) for 90 days.
+// FlagExposed marks an active key that was found in public and kept
+// working (its organisation's on_exposure is notify): roll it.
+const FlagExposed = "exposed"
+
+// hygieneFlags flags an active key found in public, created over 12 months
+// ago, or not used (or never used) for 90 days.
 func hygieneFlags(k keystore.Key, now time.Time) []string {
 	flags := []string{}
 	if k.StatusAt(now) != keystore.StatusActive {
 		return flags
+	}
+	if k.ExposedAt != "" {
+		flags = append(flags, FlagExposed)
 	}
 	if k.CreatedAt != "" && k.CreatedAt < keystore.FormatTime(now.Add(-oldAge)) {
 		flags = append(flags, FlagOld)
@@ -91,6 +102,8 @@ func resourceOf(k keystore.Key, now time.Time) keyResource {
 		Channels:     nonNil(k.Channels),
 		RolledFrom:   nullable(k.RolledFrom),
 		RolledTo:     nullable(k.RolledTo),
+		ExposedAt:    nullable(k.ExposedAt),
+		ExposureURL:  nullable(k.ExposureURL),
 		Flags:        hygieneFlags(k, now),
 		etag:         etagOf(k),
 	}

@@ -200,6 +200,9 @@ func printable(field, s string) error {
 var queryParams = map[string][]string{
 	"list":         listParams,
 	"audit-events": auditParams,
+	"activity":     activityParams,
+	"usage":        usageParams,
+	"exposure":     exposureParams,
 }
 
 // keyID takes the {id} path parameter and checks its shape, so a malformed

@@ -25,10 +25,13 @@ const (
 	TypeRolled        = "api_key.rolled"
 	TypeIPsChanged    = "api_key.allowed_ips_changed"
 	TypeChannels      = "api_key.channels_changed"
+	// TypeExposed: the key was reported found in public (GitHub secret
+	// scanning); a revoke on that report adds its own TypeRevoked record.
+	TypeExposed = "api_key.exposed"
 )
 
 // Types lists every record type.
-var Types = []string{TypeCreated, TypeRevoked, TypeScopesChanged, TypeLabelChanged, TypeRolled, TypeIPsChanged, TypeChannels}
+var Types = []string{TypeCreated, TypeRevoked, TypeScopesChanged, TypeLabelChanged, TypeRolled, TypeIPsChanged, TypeChannels, TypeExposed, TypeUnattributed}
 
 // Record is one audit record.
 type Record struct {
@@ -45,27 +48,35 @@ type Record struct {
 	After      map[string]any `dynamodbav:"after" json:"after"`
 }
 
-// FromStream turns one stream record into its audit records: none for a
-// write that is not an admin change (a last-used update, a removal), one per
-// kind of change otherwise. The ids derive from the stream record, so a
-// redelivered record yields the very same records.
+// FromStream turns one stream record into its audit records. What changed
+// is read from the old and new images, not from what the writer says: a
+// write that changes only last_used_at (the authorizer's) yields none; an
+// admin change, which carries a new last_change, one record per kind of
+// change; any other change to what a key grants or shows — status, scopes,
+// allowed IPs, channels, expiry, label, version, organisation, a key created
+// or deleted — without a new last_change yields api_key.unattributed_change,
+// so no writer can change a key unseen. The ids derive from the stream
+// record, so a redelivered record yields the very same records.
 func FromStream(r events.DynamoDBEventRecord) ([]Record, error) {
-	if r.EventName != "INSERT" && r.EventName != "MODIFY" {
-		return nil, nil
-	}
 	newKey, err := image(r.Change.NewImage)
 	if err != nil {
 		return nil, fmt.Errorf("new image of %s: %w", r.Change.SequenceNumber, err)
-	}
-	if newKey == nil || newKey.LastChange == nil {
-		return nil, nil // not an admin change: last-used writes remove last_change
 	}
 	oldKey, err := image(r.Change.OldImage)
 	if err != nil {
 		return nil, fmt.Errorf("old image of %s: %w", r.Change.SequenceNumber, err)
 	}
-	if oldKey != nil && oldKey.LastChange != nil && *oldKey.LastChange == *newKey.LastChange {
-		return nil, nil // the same admin change seen again under another write
+	if !isKeyItem(newKey) && !isKeyItem(oldKey) {
+		return nil, nil // an id pointer (written with its key) or no image at all
+	}
+	marked := newKey != nil && newKey.LastChange != nil &&
+		(oldKey == nil || oldKey.LastChange == nil || *oldKey.LastChange != *newKey.LastChange)
+	if !marked {
+		before, after := changedFields(oldKey, newKey)
+		if len(before) == 0 && len(after) == 0 {
+			return nil, nil // last_used_at alone, or nothing at all
+		}
+		return []Record{unattributed(r, oldKey, newKey, before, after)}, nil
 	}
 	var out []Record
 	add := func(typ string, before, after map[string]any) {
@@ -87,6 +98,11 @@ func FromStream(r events.DynamoDBEventRecord) ([]Record, error) {
 		}
 		add(TypeCreated, nil, after)
 		return out, nil
+	}
+	if newKey.LastChange.Op == keystore.OpExpose {
+		add(TypeExposed, map[string]any{"status": string(oldKey.Status), "exposed_at": nullable(oldKey.ExposedAt)},
+			map[string]any{"status": string(newKey.Status), "exposed_at": newKey.ExposedAt,
+				"exposure_url": newKey.LastChange.ExposureURL, "exposure_source": newKey.LastChange.ExposureSource})
 	}
 	if newKey.RolledTo != "" && oldKey.RolledTo != newKey.RolledTo {
 		add(TypeRolled, map[string]any{"status": string(oldKey.Status), "expires_at": nullable(oldKey.ExpiresAt)},
@@ -147,6 +163,84 @@ func image(img map[string]events.DynamoDBAttributeValue) (*keystore.Key, error) 
 		return nil, err
 	}
 	return &k, nil
+}
+
+// TypeUnattributed is a change to a key made without a new last_change: by
+// no admin endpoint, so by no one the audit log can name.
+const TypeUnattributed = "api_key.unattributed_change"
+
+// UnattributedActor stands for the unknown writer of an unattributed change.
+const UnattributedActor = "unknown"
+
+func isKeyItem(k *keystore.Key) bool { return k != nil && k.ID != "" && !keystore.IsPointer(k.Hash) }
+
+// changedFields lists, as before and after, the fields that say what a key
+// grants or shows and differ between the images (a missing image counts as
+// a key with nothing).
+func changedFields(oldKey, newKey *keystore.Key) (before, after map[string]any) {
+	var o, n keystore.Key
+	if oldKey != nil {
+		o = *oldKey
+	}
+	if newKey != nil {
+		n = *newKey
+	}
+	before, after = map[string]any{}, map[string]any{}
+	field := func(name string, ov, nv any, same bool) {
+		if !same {
+			before[name], after[name] = ov, nv
+		}
+	}
+	field("org_id", o.OrgID, n.OrgID, o.OrgID == n.OrgID)
+	field("key_id", o.ID, n.ID, o.ID == n.ID)
+	field("prefix", o.Prefix, n.Prefix, o.Prefix == n.Prefix)
+	field("status", string(o.Status), string(n.Status), o.Status == n.Status)
+	field("scopes", list(o.Scopes), list(n.Scopes), slices.Equal(o.Scopes, n.Scopes))
+	field("allowed_ips", list(o.AllowedIPs), list(n.AllowedIPs), slices.Equal(o.AllowedIPs, n.AllowedIPs))
+	field("channels", list(o.Channels), list(n.Channels), slices.Equal(o.Channels, n.Channels))
+	field("expires_at", nullable(o.ExpiresAt), nullable(n.ExpiresAt), o.ExpiresAt == n.ExpiresAt)
+	field("label", o.Label, n.Label, o.Label == n.Label)
+	field("version", o.Version, n.Version, o.Version == n.Version)
+	field("revoked_at", nullable(o.RevokedAt), nullable(n.RevokedAt), o.RevokedAt == n.RevokedAt)
+	field("rolled_to", nullable(o.RolledTo), nullable(n.RolledTo), o.RolledTo == n.RolledTo)
+	field("created_at", nullable(o.CreatedAt), nullable(n.CreatedAt), o.CreatedAt == n.CreatedAt)
+	return before, after
+}
+
+// unattributed records a change no admin request made. It is timed by the
+// stream record and names no actor: a stale last_change on the item belongs
+// to an earlier, attributed change, not to this one.
+func unattributed(r events.DynamoDBEventRecord, oldKey, newKey *keystore.Key, before, after map[string]any) Record {
+	k := newKey
+	if !isKeyItem(k) {
+		k = oldKey
+	}
+	// The stream's time is approximate (whole seconds in AWS, minutes in
+	// DynamoDB Local); the change came after the last one the item shows.
+	at := keystore.FormatTime(r.Change.ApproximateCreationDateTime.Time)
+	if oldKey != nil && oldKey.LastChange != nil && oldKey.LastChange.At > at {
+		at = oldKey.LastChange.At
+	}
+	id := recordID(r, TypeUnattributed, at)
+	if oldKey == nil {
+		before = nil // created unseen
+	}
+	if newKey == nil {
+		after = nil // deleted
+	}
+	return Record{
+		OrgID:      k.OrgID,
+		SK:         at + "#" + id,
+		ID:         id,
+		Type:       TypeUnattributed,
+		KeyID:      k.ID,
+		KeyPrefix:  k.Prefix,
+		Actor:      keystore.Actor{UserID: UnattributedActor},
+		Trace:      keystore.Trace{},
+		OccurredAt: at,
+		Before:     before,
+		After:      after,
+	}
 }
 
 func newRecord(r events.DynamoDBEventRecord, k *keystore.Key, typ string, before, after map[string]any) Record {

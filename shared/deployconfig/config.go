@@ -27,13 +27,16 @@ type Config struct {
 	// IdempotencyTable holds Idempotency-Key records; only the create and
 	// roll functions have it.
 	IdempotencyTable string
-	KeyEnv           apikey.Env
-	Catalog          *authz.Catalog
+	// ActivityTable holds key activity; only the key activity endpoints
+	// have it.
+	ActivityTable string
+	KeyEnv        apikey.Env
+	Catalog       *authz.Catalog
 }
 
 // Load reads KEYS_TABLE, ORGS_TABLE, AUDIT_TABLE, IDEMPOTENCY_TABLE,
-// KEY_ENVIRONMENT and the scope catalog (AUTHZ_CONFIG_FILE or the built-in
-// one) through getenv. Only the two key tables are required.
+// ACTIVITY_TABLE, KEY_ENVIRONMENT and the scope catalog (AUTHZ_CONFIG_FILE
+// or the built-in one) through getenv. Only the two key tables are required.
 func Load(getenv func(string) string) (Config, error) {
 	env, err := apikey.ParseEnv(getenv("KEY_ENVIRONMENT"))
 	if err != nil {
@@ -48,6 +51,7 @@ func Load(getenv func(string) string) (Config, error) {
 		OrgsTable:        getenv("ORGS_TABLE"),
 		AuditTable:       getenv("AUDIT_TABLE"),
 		IdempotencyTable: getenv("IDEMPOTENCY_TABLE"),
+		ActivityTable:    getenv("ACTIVITY_TABLE"),
 		KeyEnv:           env,
 		Catalog:          catalog,
 	}

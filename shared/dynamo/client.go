@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 )
 
 // New returns a client for AWS, or for the endpoint in DYNAMODB_ENDPOINT when
@@ -22,7 +21,7 @@ func New(ctx context.Context) (*dynamodb.Client, error) {
 
 // NewWithEndpoint is New with an explicit endpoint ("" for AWS).
 func NewWithEndpoint(ctx context.Context, endpoint string) (*dynamodb.Client, error) {
-	cfg, err := awsConfig(ctx, endpoint)
+	cfg, err := AWSConfig(ctx, endpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -35,22 +34,9 @@ func NewWithEndpoint(ctx context.Context, endpoint string) (*dynamodb.Client, er
 	}), nil
 }
 
-// NewStreams returns a DynamoDB Streams client for the same endpoint.
-func NewStreams(ctx context.Context, endpoint string) (*dynamodbstreams.Client, error) {
-	cfg, err := awsConfig(ctx, endpoint)
-	if err != nil {
-		return nil, err
-	}
-	return dynamodbstreams.NewFromConfig(cfg, func(o *dynamodbstreams.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-	}), nil
-}
-
-// awsConfig loads the default configuration. DynamoDB Local accepts any
+// AWSConfig loads the default configuration. DynamoDB Local accepts any
 // credentials, so placeholder ones are used when none are configured.
-func awsConfig(ctx context.Context, endpoint string) (aws.Config, error) {
+func AWSConfig(ctx context.Context, endpoint string) (aws.Config, error) {
 	var opts []func(*config.LoadOptions) error
 	if endpoint != "" {
 		if os.Getenv("AWS_REGION") == "" && os.Getenv("AWS_DEFAULT_REGION") == "" {

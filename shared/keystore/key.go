@@ -89,6 +89,11 @@ type Change struct {
 	At    string `dynamodbav:"at"`
 	Actor Actor  `dynamodbav:"actor"`
 	Trace Trace  `dynamodbav:"trace"`
+	// Where the key was found, for an OpExpose change: the URL and the kind
+	// of place (GitHub's source: content, commit, issue, …), so that the
+	// audit record shows them. Plain strings keep Change comparable.
+	ExposureURL    string `dynamodbav:"exposure_url,omitempty"`
+	ExposureSource string `dynamodbav:"exposure_source,omitempty"`
 }
 
 // Change operations.
@@ -97,6 +102,9 @@ const (
 	OpUpdate = "update"
 	OpRevoke = "revoke"
 	OpRoll   = "roll"
+	// OpExpose: the key was found in public (GitHub secret scanning) and
+	// flagged, or revoked, on its organisation's behalf (exposure.go).
+	OpExpose = "expose"
 )
 
 // Key is a stored API key. It never holds the secret.
@@ -119,9 +127,14 @@ type Key struct {
 	Channels     []string `dynamodbav:"channels,omitempty"`    // WhatsApp channel ids; none means every channel
 	RolledFrom   string   `dynamodbav:"rolled_from,omitempty"` // the key this one replaced
 	RolledTo     string   `dynamodbav:"rolled_to,omitempty"`   // the key that replaced this one
-	LastChange   *Change  `dynamodbav:"last_change,omitempty"`
+	// ExposedAt is when the key was first reported found in public;
+	// ExposureURL and ExposureSource say where, as last reported.
+	ExposedAt      string  `dynamodbav:"exposed_at,omitempty"`
+	ExposureURL    string  `dynamodbav:"exposure_url,omitempty"`
+	ExposureSource string  `dynamodbav:"exposure_source,omitempty"`
+	LastChange     *Change `dynamodbav:"last_change,omitempty"`
 	// Version counts admin writes: 1 at creation, incremented by every
-	// update, revoke and roll (never by a last-used write). Keys stored
+	// update, revoke, roll and exposure (never by a last-used write). Keys stored
 	// before versions existed have none, which reads as 0.
 	Version int64 `dynamodbav:"version,omitempty"`
 }
@@ -155,12 +168,32 @@ func ValidID(s string) bool {
 	return err == nil && strings.ToUpper(rest) == rest
 }
 
-// Org is an organisation's plan, feature flags and active-key count.
+// Org is an organisation's plan, feature flags, what happens to its keys
+// when they are found exposed, and its active-key count.
 type Org struct {
 	ID         string   `dynamodbav:"org_id"`
 	Plan       string   `dynamodbav:"plan"`
 	Features   []string `dynamodbav:"features"`
+	OnExposure string   `dynamodbav:"on_exposure,omitempty"` // "" reads as ExposureRevoke
 	ActiveKeys int      `dynamodbav:"active_keys"`
+}
+
+// What happens to an active key found exposed (Org.OnExposure).
+const (
+	// ExposureRevoke revokes it at once, with reason ReasonExposed: the default.
+	ExposureRevoke = "revoke"
+	// ExposureNotify keeps it working, sets its exposed_at and flags it,
+	// for organisations that must rotate on their own schedule.
+	ExposureNotify = "notify"
+)
+
+// ExposurePolicy is what the organisation has chosen for exposed keys;
+// revoke unless it chose notify.
+func (o Org) ExposurePolicy() string {
+	if o.OnExposure == ExposureNotify {
+		return ExposureNotify
+	}
+	return ExposureRevoke
 }
 
 // HasFeature reports whether the organisation has feature f turned on.

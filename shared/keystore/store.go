@@ -235,6 +235,8 @@ type ListOptions struct {
 	Limit  int
 	Before string    // key id: return keys created before this one (the cursor)
 	Now    time.Time // for the active/expired filters
+	// Exposed keeps only keys reported found in public (exposed_at set).
+	Exposed bool
 }
 
 // List returns up to opts.Limit keys of org, newest first, and the id to pass
@@ -247,13 +249,23 @@ func (s *Store) List(ctx context.Context, orgID string, opts ListOptions) ([]Key
 	}
 	b := expression.NewBuilder().WithKeyCondition(kc)
 	isActive := expression.Name("status").Equal(expression.Value(StatusActive))
+	var filters []expression.ConditionBuilder
 	switch opts.Status {
 	case StatusActive:
-		b = b.WithFilter(isActive.And(unexpiredAt(FormatTime(opts.Now))))
+		filters = append(filters, isActive.And(unexpiredAt(FormatTime(opts.Now))))
 	case StatusExpired:
-		b = b.WithFilter(isActive.And(expression.Name("expires_at").LessThanEqual(expression.Value(FormatTime(opts.Now)))))
+		filters = append(filters, isActive.And(expression.Name("expires_at").LessThanEqual(expression.Value(FormatTime(opts.Now)))))
 	case StatusRevoked:
-		b = b.WithFilter(expression.Name("status").Equal(expression.Value(StatusRevoked)))
+		filters = append(filters, expression.Name("status").Equal(expression.Value(StatusRevoked)))
+	}
+	if opts.Exposed {
+		filters = append(filters, expression.AttributeExists(expression.Name("exposed_at")))
+	}
+	switch len(filters) {
+	case 1:
+		b = b.WithFilter(filters[0])
+	case 2:
+		b = b.WithFilter(filters[0].And(filters[1]))
 	}
 	expr, err := b.Build()
 	if err != nil {
@@ -435,14 +447,7 @@ func (s *Store) RevokeAt(ctx context.Context, k Key, reason string, change Chang
 	if k.Status == StatusRevoked {
 		return Key{}, fmt.Errorf("revoke key %s: %w", k.ID, ErrAlreadyRevoked)
 	}
-	upd := expression.Set(expression.Name("status"), expression.Value(StatusRevoked)).
-		Set(expression.Name("revoked_at"), expression.Value(change.At)).
-		Set(expression.Name("revoked_by"), expression.Value(change.Actor.UserID)).
-		Set(expression.Name("last_change"), expression.Value(change))
-	if reason != "" {
-		upd = upd.Set(expression.Name("revoke_reason"), expression.Value(reason))
-	}
-	revoke, err := s.updateKey(k.Hash, nextVersion(upd, k), activeIn(k.OrgID).And(atVersion(k)))
+	revoke, err := s.revokeItem(k, reason, change, nil)
 	if err != nil {
 		return Key{}, fmt.Errorf("revoke key %s: %w", k.ID, err)
 	}
@@ -468,6 +473,24 @@ func (s *Store) RevokeAt(ctx context.Context, k Key, reason string, change Chang
 		return Key{}, fmt.Errorf("revoke key %s: read back: %w", k.ID, err)
 	}
 	return revoked, nil
+}
+
+// revokeItem is the transaction item that revokes k, as read: status,
+// revocation fields, last_change and the next version, while k is active
+// and at the version read. also, when set, adds to the update (ExposeAll's
+// exposure fields).
+func (s *Store) revokeItem(k Key, reason string, change Change, also func(expression.UpdateBuilder) expression.UpdateBuilder) (types.TransactWriteItem, error) {
+	upd := expression.Set(expression.Name("status"), expression.Value(StatusRevoked)).
+		Set(expression.Name("revoked_at"), expression.Value(change.At)).
+		Set(expression.Name("revoked_by"), expression.Value(change.Actor.UserID)).
+		Set(expression.Name("last_change"), expression.Value(change))
+	if reason != "" {
+		upd = upd.Set(expression.Name("revoke_reason"), expression.Value(reason))
+	}
+	if also != nil {
+		upd = also(upd)
+	}
+	return s.updateKey(k.Hash, nextVersion(upd, k), activeIn(k.OrgID).And(atVersion(k)))
 }
 
 // Roll stores next, the replacement of old (a key of org as read), and
@@ -611,8 +634,9 @@ func (s *Store) TouchLastUsed(ctx context.Context, hash string, now time.Time) (
 	cond := expression.AttributeExists(expression.Name("key_hash")).And(
 		expression.AttributeNotExists(expression.Name("last_used_at")).
 			Or(expression.Name("last_used_at").LessThan(expression.Value(cutoff))))
-	upd := expression.Set(expression.Name("last_used_at"), expression.Value(FormatTime(now))).
-		Remove(expression.Name("last_change"))
+	// last_used_at alone: the audit function tells this write by what it
+	// changes, and the authorizer's role may change nothing else.
+	upd := expression.Set(expression.Name("last_used_at"), expression.Value(FormatTime(now)))
 	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
 	if err != nil {
 		return false, err

@@ -127,8 +127,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"protocol":           r.Proto,
 		"identity.userAgent": r.UserAgent(),
 	}}
-	status := g.serve(w, r, reqID, entry)
+	rw := &responseTypeWriter{ResponseWriter: w}
+	status := g.serve(rw, r, reqID, entry)
 	entry.set("status", strconv.Itoa(status))
+	entry.set("error.responseType", rw.responseType)
 	entry.set("responseLatency", strconv.FormatInt(time.Since(start).Milliseconds(), 10))
 	if g.accessLog != nil && g.api.AccessLogFormat != "" {
 		line := entry.render(g.api.AccessLogFormat)
@@ -154,6 +156,7 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, reqID string, en
 		return g.refuse(w, reqID, "MISSING_AUTHENTICATION_TOKEN", http.StatusForbidden, "Missing Authentication Token")
 	}
 	call.Resource, call.PathParams = route.Resource, params
+	entry.set("resourcePath", route.Resource)
 	ctx := r.Context()
 
 	principalID, authCtx := "", map[string]any(nil)
@@ -317,6 +320,9 @@ func invoke(ctx context.Context, h lambda.Handler, reqID string, payload []byte)
 // typ: with the template's GatewayResponses entry for typ, else its
 // DEFAULT_4XX or DEFAULT_5XX, else API Gateway's built-in {"message": …}.
 func (g *Gateway) refuse(w http.ResponseWriter, reqID, typ string, status int, message string) int {
+	if rw, ok := w.(*responseTypeWriter); ok {
+		rw.responseType = typ
+	}
 	resp, ok := g.api.Responses[typ]
 	if !ok {
 		class := "DEFAULT_4XX"
@@ -353,6 +359,13 @@ func renderGatewayResponse(tmpl, reqID, message string) []byte {
 		"$context.error.messageString", string(quoted),
 		"$context.error.message", strings.Trim(string(quoted), `"`),
 	).Replace(tmpl))
+}
+
+// responseTypeWriter remembers the gateway response type a request was
+// answered with, for the access log's $context.error.responseType.
+type responseTypeWriter struct {
+	http.ResponseWriter
+	responseType string
 }
 
 func errorType(typ string) string {

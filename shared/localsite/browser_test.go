@@ -30,13 +30,13 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"github.com/flowella/apikeys/shared/dynamo"
 	"github.com/flowella/apikeys/shared/dynamotest"
 	"github.com/flowella/apikeys/shared/keystore"
 	"github.com/flowella/apikeys/shared/localsite"
 	"github.com/flowella/apikeys/shared/localstack"
 	"github.com/flowella/apikeys/shared/samtemplate"
 	"github.com/flowella/apikeys/shared/session"
+	"github.com/flowella/apikeys/shared/streamsclient"
 )
 
 var updateDocs = flag.Bool("update-docs", false, "also write the README's screenshot, docs/settings-api-keys.png")
@@ -83,7 +83,7 @@ func newStackSite(t *testing.T) *stackSite {
 	if err := store.SetOrg(context.Background(), "org_c", "hobby", nil); err != nil {
 		t.Fatal(err)
 	}
-	streams, err := dynamo.NewStreams(context.Background(), os.Getenv("DYNAMODB_ENDPOINT"))
+	streams, err := streamsclient.New(context.Background(), os.Getenv("DYNAMODB_ENDPOINT"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +100,9 @@ func newStackSite(t *testing.T) *stackSite {
 			}
 		})
 	}
+	// Key activity, from the access log's and the authorizer's lines.
+	stack.Logs.Interval = 20 * time.Millisecond
+	wg.Go(func() { _ = stack.Logs.Run(ctx) })
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	site, err := localsite.New(stack, localsite.Config{SessionSecret: testSecret, Log: quiet})
 	if err != nil {
@@ -597,6 +600,7 @@ func TestBrowserEditRollDetailAndPaging(t *testing.T) {
 	b.do("detail", chromedp.Navigate(site.url+"/settings/api-keys#"+newID), chromedp.WaitVisible(chromedp.CSS("#detail-body dl")))
 	b.until("detail loaded", `document.getElementById("detail-title").textContent === "zapier"`)
 	b.until("activity explained", `document.getElementById("detail-activity").textContent.trim() !== "Loading…" && document.getElementById("detail-activity").textContent !== ""`)
+	b.until("its activity: the whoami above", `document.querySelector('#detail-activity table tbody tr') !== null && document.getElementById("detail-activity").textContent.includes("GET /v1/whoami")`)
 	b.until("its audit records", `document.querySelector('#detail-audit tr[data-audit-type]') !== null`)
 	if eval[bool](b, `document.getElementById("detail-audit").textContent.includes("null")`) {
 		t.Error(`the key's audit log shows "null"`)

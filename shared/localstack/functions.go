@@ -11,11 +11,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/flowella/apikeys/shared/activity"
 	"github.com/flowella/apikeys/shared/adminapi"
 	"github.com/flowella/apikeys/shared/audit"
 	"github.com/flowella/apikeys/shared/authorizer"
 	"github.com/flowella/apikeys/shared/deployconfig"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/secretscan"
 	"github.com/flowella/apikeys/shared/session"
 	"github.com/flowella/apikeys/shared/whoami"
 )
@@ -26,6 +28,9 @@ type Deps struct {
 	// DB is the function's own DynamoDB client: the stack's client, held to
 	// the function's role in template.yaml (shared/localiam).
 	DB *dynamodb.Client
+	// Log is the function's logger: slog's default, and its log group when
+	// a subscription filter reads that (logs.go).
+	Log *slog.Logger
 }
 
 // builder constructs a function's handler from its environment, as its
@@ -45,7 +50,7 @@ var builders = map[string]builder{
 		}
 		store := keystore.New(d.DB, cfg.KeysTable, cfg.OrgsTable)
 		return authorizer.New(authorizer.Config{Keys: store, Orgs: store, Catalog: cfg.Catalog,
-			Sessions: sessions, Env: cfg.KeyEnv}).Handle, nil
+			Sessions: sessions, Env: cfg.KeyEnv, Log: d.Log}).Handle, nil
 	},
 	"WhoamiFunction": func(context.Context, func(string) string, Deps) (any, error) {
 		return whoami.Handle, nil
@@ -57,6 +62,27 @@ var builders = map[string]builder{
 	"RevokeKeyFunction":       admin(func(h *adminapi.Handlers) any { return h.Revoke() }),
 	"RollKeyFunction":         admin(func(h *adminapi.Handlers) any { return h.Roll() }),
 	"ListAuditEventsFunction": admin(func(h *adminapi.Handlers) any { return h.AuditEvents() }),
+	"ListKeyActivityFunction": admin(func(h *adminapi.Handlers) any { return h.KeyActivity() }),
+	"GetKeyUsageFunction":     admin(func(h *adminapi.Handlers) any { return h.KeyUsage() }),
+	"GetKeyExposureFunction":  admin(func(h *adminapi.Handlers) any { return h.KeyExposure() }),
+	"KeyActivityFunction": func(_ context.Context, getenv func(string) string, d Deps) (any, error) {
+		cfg, err := activity.ConfigFromEnv(getenv)
+		if err != nil {
+			return nil, err
+		}
+		return activity.NewHandler(cfg, d.DB, d.Log).Handle, nil
+	},
+	"SecretScanningFunction": func(_ context.Context, getenv func(string) string, d Deps) (any, error) {
+		cfg, err := deployconfig.Load(getenv)
+		if err != nil {
+			return nil, err
+		}
+		h, err := secretscan.New(deployconfig.Function{Config: cfg, DB: d.DB, Log: slog.Default()}, getenv("SECRET_SCANNING_KEYS_URL"))
+		if err != nil {
+			return nil, err
+		}
+		return h.Handle, nil
+	},
 	"AuditFunction": func(_ context.Context, getenv func(string) string, d Deps) (any, error) {
 		return (&audit.Handler{DB: d.DB, Table: getenv("AUDIT_TABLE")}).Handle, nil
 	},

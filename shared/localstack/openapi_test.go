@@ -80,7 +80,8 @@ func (c *specChecker) check(t *testing.T, req *http.Request, resp *http.Response
 
 func TestOpenAPIDocumentIsValid(t *testing.T) {
 	doc := loadSpec(t)
-	for _, p := range []string{"/v1/api-keys", "/v1/api-keys/{id}", "/v1/api-keys/{id}/revoke", "/v1/audit-events", "/v1/whoami"} {
+	for _, p := range []string{"/v1/api-keys", "/v1/api-keys/{id}", "/v1/api-keys/{id}/revoke", "/v1/audit-events", "/v1/whoami",
+		"/v1/api-keys/{id}/activity", "/v1/api-keys/{id}/usage", "/v1/api-keys/{id}/exposure"} {
 		if doc.Paths.Find(p) == nil {
 			t.Errorf("api/openapi.yaml lacks %s", p)
 		}

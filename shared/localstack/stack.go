@@ -21,6 +21,7 @@ import (
 	"github.com/flowella/apikeys/shared/localfn"
 	"github.com/flowella/apikeys/shared/localgw"
 	"github.com/flowella/apikeys/shared/localiam"
+	"github.com/flowella/apikeys/shared/locallogs"
 	"github.com/flowella/apikeys/shared/localstream"
 	"github.com/flowella/apikeys/shared/samtemplate"
 )
@@ -40,6 +41,9 @@ type Config struct {
 	// lag into the functions' clients; nil takes LOCAL_DYNAMODB_FAULTS (none
 	// when unset). See faults.go.
 	Faults *dynamofault.Injector
+	// LogSubscriptionsOff leaves the template's log subscription filters
+	// out (key activity is then not recorded); see logs.go.
+	LogSubscriptionsOff bool
 }
 
 // Stack is the built system: the HTTP gateway and the functions, each run
@@ -53,7 +57,11 @@ type Stack struct {
 	// Faults is the DynamoDB fault injector of the functions' clients (nil
 	// for none).
 	Faults *dynamofault.Injector
-	cfg    Config
+	// Logs are the log groups the template subscribes functions to (the
+	// access log, the authorizer's); Logs.Run delivers them. See logs.go.
+	Logs *locallogs.Logs
+	logs logWiring
+	cfg  Config
 }
 
 // Build creates every function's handler with its template environment and
@@ -81,6 +89,9 @@ func Build(ctx context.Context, cfg Config) (*Stack, error) {
 	if s.Faults, err = faultInjector(cfg); err != nil {
 		return nil, err
 	}
+	if err := s.readLogWiring(); err != nil {
+		return nil, err
+	}
 	for _, fn := range tpl.Functions() {
 		env, err := tpl.Environment(fn, cfg.Parameters, cfg.TableName)
 		if err != nil {
@@ -88,12 +99,15 @@ func Build(ctx context.Context, cfg Config) (*Stack, error) {
 		}
 		// Each function gets its own client, held to its role.
 		db := dynamodb.New(cfg.DB.Options(), iam.DynamoDB(fn), s.Faults.Option())
-		h, err := build(ctx, fn, func(k string) string { return env[k] }, Deps{DB: db})
+		h, err := build(ctx, fn, func(k string) string { return env[k] }, Deps{DB: db, Log: s.functionLog(fn)})
 		if err != nil {
 			return nil, err
 		}
 		props, _ := tpl.Function(fn)
 		s.Handlers[fn] = localfn.New(fn, h, props.ReservedConcurrentExecutions)
+	}
+	if err := s.subscribe(); err != nil {
+		return nil, err
 	}
 	apiRoutes, err := tpl.APIRoutes()
 	if err != nil {
@@ -131,7 +145,7 @@ func Build(ctx context.Context, cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Gateway = localgw.New(routes, localgw.API{Responses: responses, AccessLogFormat: tpl.AccessLogFormat(api)}, cfg.AccessLog, cfg.Log)
+	s.Gateway = localgw.New(routes, localgw.API{Responses: responses, AccessLogFormat: tpl.AccessLogFormat(api)}, s.accessLog(cfg.AccessLog, api), cfg.Log)
 	return s, nil
 }
 

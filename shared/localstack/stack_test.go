@@ -19,12 +19,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/flowella/apikeys/shared/dynamo"
 	"github.com/flowella/apikeys/shared/dynamotest"
 	"github.com/flowella/apikeys/shared/keystore"
 	"github.com/flowella/apikeys/shared/localstack"
 	"github.com/flowella/apikeys/shared/samtemplate"
 	"github.com/flowella/apikeys/shared/session"
+	"github.com/flowella/apikeys/shared/streamsclient"
 )
 
 const testSecret = "local-test-secret-0123456789abcdef0123"
@@ -39,6 +39,7 @@ type harness struct {
 	access *localstack.SyncBuffer
 	dlq    *localstack.SyncBuffer
 	spec   *specChecker
+	stack  *localstack.Stack
 	// the session issuer and audience the stack checks, when configured
 	issuer, audience string
 }
@@ -85,11 +86,11 @@ func newHarnessWith(t *testing.T, params map[string]string) *harness {
 			t.Fatal(err)
 		}
 	}
-	streams, err := dynamo.NewStreams(context.Background(), os.Getenv("DYNAMODB_ENDPOINT"))
+	streams, err := streamsclient.New(context.Background(), os.Getenv("DYNAMODB_ENDPOINT"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, srv: srv, db: db, tables: tables, store: store, logs: logs, access: access, dlq: &localstack.SyncBuffer{},
+	h := &harness{t: t, srv: srv, db: db, tables: tables, store: store, logs: logs, access: access, dlq: &localstack.SyncBuffer{}, stack: stack,
 		spec: newSpecChecker(t, srv.URL), issuer: params["SessionIssuer"], audience: params["SessionAudience"]}
 	t.Cleanup(func() { t.Logf("%d responses checked against api/openapi.yaml", h.spec.checked.Load()) })
 	pollers, err := stack.Pollers(localstack.StreamOptions{Streams: streams, DeadLetter: h.dlq, Interval: 20 * time.Millisecond})
@@ -107,6 +108,11 @@ func newHarnessWith(t *testing.T, params map[string]string) *harness {
 			}
 		}()
 	}
+	// The access log's and the authorizer's lines to the key activity
+	// function, through the template's subscription filters.
+	stack.Logs.Interval = 50 * time.Millisecond
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = stack.Logs.Run(ctx) }()
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	return h
 }

@@ -17,10 +17,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/flowella/apikeys/shared/dynamo"
 	"github.com/flowella/apikeys/shared/dynamotest"
 	"github.com/flowella/apikeys/shared/localstream"
 	"github.com/flowella/apikeys/shared/samtemplate"
+	"github.com/flowella/apikeys/shared/streamsclient"
 )
 
 // recorder is a stream function that fails chosen records a number of times.
@@ -54,7 +54,7 @@ func (r *recorder) seen() []string {
 func run(t *testing.T, rec *recorder, retries int, checkpoint string, dlq *bytes.Buffer, writes func(db *dynamodb.Client, table string)) (*dynamodb.Client, string) {
 	t.Helper()
 	db, tables := dynamotest.Setup(t)
-	streams, err := dynamo.NewStreams(context.Background(), os.Getenv("DYNAMODB_ENDPOINT"))
+	streams, err := streamsclient.New(context.Background(), os.Getenv("DYNAMODB_ENDPOINT"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestCheckpointResumesAfterRestart(t *testing.T) {
 	_, _ = db.PutItem(context.Background(), &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{
 		"key_hash": &types.AttributeValueMemberS{Value: "h9"}, "org_id": &types.AttributeValueMemberS{Value: "o"}, "key_id": &types.AttributeValueMemberS{Value: "k9"}}})
 	rec2 := &recorder{failLeft: map[string]int{}}
-	streams, _ := dynamo.NewStreams(context.Background(), os.Getenv("DYNAMODB_ENDPOINT"))
+	streams, _ := streamsclient.New(context.Background(), os.Getenv("DYNAMODB_ENDPOINT"))
 	p := &localstream.Poller{Streams: streams, Tables: db, TableName: table, Handler: lambda.NewHandler(rec2.handle),
 		Mapping:    samtemplate.StreamMapping{Function: "F", BatchSize: 10, MaximumRetryAttempts: 0, ReportBatchFailures: true},
 		Checkpoint: cp, Interval: 10 * time.Millisecond}
@@ -162,7 +162,7 @@ func (p *poison) handle(_ context.Context, ev events.DynamoDBEvent) (events.Dyna
 
 func TestBisectOnFunctionError(t *testing.T) {
 	db, tables := dynamotest.Setup(t)
-	streams, _ := dynamo.NewStreams(context.Background(), os.Getenv("DYNAMODB_ENDPOINT"))
+	streams, _ := streamsclient.New(context.Background(), os.Getenv("DYNAMODB_ENDPOINT"))
 	put(db, tables["KeysTable"], 6)
 	var dlq bytes.Buffer
 	rec := &poison{}

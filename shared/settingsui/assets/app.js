@@ -439,6 +439,7 @@
   }
 
   const FLAG_TEXT = {
+    exposed: ['Found in public', 'GitHub found this key in public code; it still works because your organisation chose to be notified. Roll it.'],
     older_than_12_months: ['Older than 12 months', 'Consider rolling it: long-lived keys are more likely to have leaked.'],
     unused_90_days: ['Unused for 90 days', 'Consider revoking it if nothing needs it any more.'],
   };
@@ -567,7 +568,8 @@
     const parts = [];
     if (usage.status === 'fulfilled' && usage.value && usage.value.totals) {
       const t = usage.value.totals;
-      parts.push(h('p', { class: 'usage' }, `${t.requests ?? 0} requests: ${t.allowed ?? 0} allowed, ${t.refused ?? 0} refused.`));
+      const n = t.requests ?? 0;
+      parts.push(h('p', { class: 'usage' }, `${n} request${n === 1 ? '' : 's'} in the last 90 days: ${t.allowed ?? 0} allowed, ${t.refused ?? 0} refused.`));
     }
     if (activity.status === 'fulfilled' && activity.value) {
       const items = activity.value.items || [];

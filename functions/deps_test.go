@@ -1,0 +1,71 @@
+// Package functions_test checks what each Lambda function links: the tree
+// should show what is deployed, and a function should carry nothing it does
+// not use.
+package functions_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// Packages only the local stack, the tests or a local command may use.
+var emulatorOnly = []string{
+	"github.com/flowella/apikeys/shared/localfn",
+	"github.com/flowella/apikeys/shared/localgw",
+	"github.com/flowella/apikeys/shared/localstack",
+	"github.com/flowella/apikeys/shared/localstream",
+	"github.com/flowella/apikeys/shared/localiam",
+	"github.com/flowella/apikeys/shared/localsite",
+	"github.com/flowella/apikeys/shared/locallogs",
+	"github.com/flowella/apikeys/shared/localscan",
+	"github.com/flowella/apikeys/shared/samtemplate",
+	"github.com/flowella/apikeys/shared/ddblocal",
+	"github.com/flowella/apikeys/shared/apigw",
+	"github.com/flowella/apikeys/shared/dynamotest",
+	"github.com/flowella/apikeys/shared/dynamofault",
+	"github.com/flowella/apikeys/shared/streamsclient",
+	"github.com/flowella/apikeys/shared/settingsui",
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams", // the client; its types come with attributevalue
+}
+
+// Packages a function may link only when it does what they are for.
+var onlyFor = map[string][]string{
+	"github.com/golang-jwt/jwt/v5":                        {"authorizer"}, // verifies session tokens
+	"github.com/MicahParks/keyfunc/v3":                    {"authorizer"},
+	"github.com/MicahParks/jwkset":                        {"authorizer"},
+	"github.com/aws/aws-sdk-go-v2/service/ssm":            {"authorizer"}, // reads the session secret
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager": {"authorizer"},
+}
+
+func TestFunctionsLinkOnlyWhatTheyUse(t *testing.T) {
+	dirs, err := filepath.Glob("*/main.go")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no functions found: %v", err)
+	}
+	for _, main := range dirs {
+		fn := filepath.Dir(main)
+		t.Run(fn, func(t *testing.T) {
+			cmd := exec.Command("go", "list", "-deps", "./"+fn)
+			cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0", "GOFLAGS=-tags=lambda.norpc")
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("go list: %v", err)
+			}
+			deps := strings.Fields(string(out))
+			for _, p := range emulatorOnly {
+				if slices.Contains(deps, p) {
+					t.Errorf("links %s, which only the local stack may use", p)
+				}
+			}
+			for p, allowed := range onlyFor {
+				if slices.Contains(deps, p) && !slices.Contains(allowed, fn) {
+					t.Errorf("links %s, which only %v need", p, allowed)
+				}
+			}
+		})
+	}
+}
