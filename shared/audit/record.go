@@ -204,6 +204,8 @@ func changedFields(oldKey, newKey *keystore.Key) (before, after map[string]any) 
 	field("revoked_at", nullable(o.RevokedAt), nullable(n.RevokedAt), o.RevokedAt == n.RevokedAt)
 	field("rolled_to", nullable(o.RolledTo), nullable(n.RolledTo), o.RolledTo == n.RolledTo)
 	field("created_at", nullable(o.CreatedAt), nullable(n.CreatedAt), o.CreatedAt == n.CreatedAt)
+	field("exposed_at", nullable(o.ExposedAt), nullable(n.ExposedAt), o.ExposedAt == n.ExposedAt)
+	field("exposure_url", nullable(o.ExposureURL), nullable(n.ExposureURL), o.ExposureURL == n.ExposureURL)
 	return before, after
 }
 

@@ -377,7 +377,10 @@ func TestTemplateRoles(t *testing.T) {
 		want Decision
 	}{
 		{"AuthorizerFunction", Request{Action: "dynamodb:UpdateItem", Resource: arn("t_KeysTable"),
-			Context: map[string][]string{"dynamodb:Attributes": {"key_hash", "last_change", "last_used_at"}}}, Allowed},
+			Context: map[string][]string{"dynamodb:Attributes": {"key_hash", "last_used_at"}}}, Allowed},
+		// It may not even remove the marker of the last admin change.
+		{"AuthorizerFunction", Request{Action: "dynamodb:UpdateItem", Resource: arn("t_KeysTable"),
+			Context: map[string][]string{"dynamodb:Attributes": {"key_hash", "last_change", "last_used_at"}}}, ImplicitDeny},
 		{"AuthorizerFunction", Request{Action: "dynamodb:UpdateItem", Resource: arn("t_KeysTable"),
 			Context: map[string][]string{"dynamodb:Attributes": {"key_hash", "status"}}}, ImplicitDeny},
 		{"AuthorizerFunction", Request{Action: "dynamodb:UpdateItem", Resource: arn("t_KeysTable"),
