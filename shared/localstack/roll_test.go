@@ -70,19 +70,22 @@ func TestRoll(t *testing.T) {
 		t.Fatalf("member: %d", r.Status)
 	}
 
-	// Audit: created ×3, the first roll (rolled + revoked), the second (rolled).
-	items := h.waitAudit("org_a", 6)
+	// Audit: created ×3, the first roll (rolled + revoked), the second
+	// (rolled), and the test's own direct write of expires_at (expireNow),
+	// which no admin request made: api_key.unattributed_change.
+	items := h.waitAudit("org_a", 7)
 	var types []string
 	for _, it := range items {
 		types = append(types, it["type"].(string)+":"+it["key_id"].(string))
 	}
 	got := strings.Join(types, " ")
-	for _, want := range []string{"api_key.rolled:" + oldID, "api_key.revoked:" + oldID, "api_key.created:" + newID, "api_key.rolled:" + newID} {
+	for _, want := range []string{"api_key.rolled:" + oldID, "api_key.revoked:" + oldID, "api_key.created:" + newID, "api_key.rolled:" + newID,
+		"api_key.unattributed_change:" + newID} {
 		if !strings.Contains(got, want) {
 			t.Fatalf("audit lacks %s: %s", want, got)
 		}
 	}
-	if len(items) != 6 {
+	if len(items) != 7 {
 		t.Fatalf("%d audit records: %s", len(items), got)
 	}
 }
