@@ -12,7 +12,7 @@ ARTIFACTS_DIR ?= $(CURDIR)/.local/artifacts
 GOARCH_LAMBDA ?= arm64
 LAMBDA_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap
 
-.PHONY: run token org seed bench fuzz audit-replay test validate lint distclean check-format vet cfn-lint bench run token clean chromium \
+.PHONY: doctor run token org seed bench fuzz audit-replay test validate lint distclean check-format vet cfn-lint bench run token clean chromium \
 	build-AuthorizerFunction build-WhoamiFunction build-CreateKeyFunction build-ListKeysFunction \
 	build-GetKeyFunction build-UpdateKeyFunction build-RevokeKeyFunction \
 	build-RollKeyFunction build-AuditFunction build-ListAuditEventsFunction \
@@ -30,17 +30,20 @@ run:
 ORG ?= org_demo
 ROLE ?= admin
 TOKEN_USER := $(if $(filter command line,$(origin USER)),$(USER),u_demo_admin)
+# Built, then run, so that an error prints its message alone (go run would add "exit status N").
 ## token: print a session token for the local stack
 token:
-	@$(GO) run ./cmd/token -org '$(ORG)' -user '$(TOKEN_USER)' -role '$(ROLE)'
+	@mkdir -p .local/bin && $(GO) build -o .local/bin/token ./cmd/token
+	@.local/bin/token -org '$(ORG)' -user '$(TOKEN_USER)' -role '$(ROLE)'
 
 ## org: set a local organisation's plan and features, e.g. make org ORG=org_x PLAN=paid FEATURES=audit_log;
-## ON_EXPOSURE=revoke|notify sets what happens to its keys found in public (alone, it changes only that)
+## without PLAN an existing organisation keeps its plan (a new one is refused), without FEATURES its features
+## (FEATURES= clears them); ON_EXPOSURE=revoke|notify sets what happens to its keys found in public
 ON_EXPOSURE ?=
-PLAN ?= $(if $(ON_EXPOSURE),,hobby)
-FEATURES ?=
+PLAN ?=
 org:
-	@$(GO) run ./cmd/orgctl -org '$(ORG)' -plan '$(PLAN)' -features '$(FEATURES)' -on-exposure '$(ON_EXPOSURE)'
+	@mkdir -p .local/bin && $(GO) build -o .local/bin/orgctl ./cmd/orgctl
+	@.local/bin/orgctl -org '$(ORG)' -plan '$(PLAN)' $(if $(filter undefined,$(origin FEATURES)),,-features '$(FEATURES)') -on-exposure '$(ON_EXPOSURE)'
 
 .PHONY: report-leak build-SecretScanningFunction
 ## report-leak: report KEY as GitHub's secret scanning would, signed with the local test key, to make run
@@ -91,6 +94,11 @@ validate:
 		mv $(IAM_CALLS).tmp $(IAM_CALLS); \
 	fi
 	python3 scripts/validate-template.py --calls $(IAM_CALLS) template.yaml
+
+## doctor: checks the prerequisites (Go, Java 17+, npm, Python 3 with cfn-lint and samtranslator, curl, Chromium)
+## and says, for each one missing, what to install and how; fails when one is missing
+doctor:
+	@scripts/doctor.sh
 
 ## lint: gofmt, go vet, staticcheck and cfn-lint
 lint: check-format vet cfn-lint $(LOCAL_BIN)/staticcheck

@@ -33,8 +33,8 @@ import (
 	"github.com/flowella/apikeys/shared/streamsclient"
 )
 
-// demoOrgs are seeded on every start (their plan and features are reset,
-// their keys kept).
+// demoOrgs are created on start when they do not exist yet; an existing
+// one keeps the plan and features make org gave it.
 var demoOrgs = []struct {
 	id, plan string
 	features []string
@@ -140,6 +140,8 @@ func run(log *slog.Logger) error {
 		Parameters: withParameters(sessionParams, map[string]string{
 			"DynamoDBEndpoint": ddb.Endpoint,
 			"KeyEnvironment":   getenv("KEY_ENVIRONMENT", "test"),
+			// The functions read the catalog the stand-in routes and the settings page read.
+			"AuthzConfigFile": os.Getenv("AUTHZ_CONFIG_FILE"),
 			// GitHub's secret scanning keys, or this stack's own test key (secretscan.go).
 			"SecretScanningKeysUrl": secretScanningKeysURL(addr, os.Getenv),
 		}),
@@ -185,7 +187,7 @@ func run(log *slog.Logger) error {
 	srv := &http.Server{Handler: withScanningKeys(root, site), ReadHeaderTimeout: 10 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	banner(addr, ddb.Endpoint, dataDir, time.Since(started))
+	banner(os.Stderr, addr, ddb.Endpoint, dataDir, getenv("KEY_ENVIRONMENT", "test"), time.Since(started))
 
 	select {
 	case <-ctx.Done():
@@ -203,14 +205,19 @@ func run(log *slog.Logger) error {
 // tableName is a table's name in DynamoDB Local: its logical id.
 func tableName(id string) string { return id }
 
-// setup creates the template's tables and seeds the demo organisations.
+// setup creates the template's tables and the demo organisations that do
+// not exist yet.
 func setup(ctx context.Context, db *dynamodb.Client, tpl *samtemplate.Template) error {
 	if err := localstack.CreateTables(ctx, db, tpl, tableName); err != nil {
 		return err
 	}
-	seed := keystore.New(db, tableName("KeysTable"), tableName("OrgsTable"))
+	return seedDemoOrgs(ctx, keystore.New(db, tableName("KeysTable"), tableName("OrgsTable")))
+}
+
+// seedDemoOrgs creates the demo organisations missing from store.
+func seedDemoOrgs(ctx context.Context, store *keystore.Store) error {
 	for _, o := range demoOrgs {
-		if err := seed.SetOrg(ctx, o.id, o.plan, o.features); err != nil {
+		if _, err := store.SeedOrg(ctx, o.id, o.plan, o.features); err != nil {
 			return err
 		}
 	}
@@ -239,14 +246,16 @@ func setupOnlyRun() error {
 	return nil
 }
 
-func banner(addr, ddbEndpoint, dataDir string, took time.Duration) {
+// banner says how to start; the sample key's prefix is the one this stack
+// issues (KEY_ENVIRONMENT).
+func banner(w io.Writer, addr, ddbEndpoint, dataDir, keyEnv string, took time.Duration) {
 	base := "http://" + addr
-	fmt.Fprintf(os.Stderr, `
+	fmt.Fprintf(w, `
 Flowella API keys: local stack ready in %.1fs
   API             %s
   Settings page   %[2]s/local/sign-in (sign in, then Settings → API keys)
   DynamoDB Local  %s (data in %s)
-  Organisations   org_demo (plan paid, audit_log on), org_hobby (plan hobby)
+  Organisations   org_demo, org_hobby (made on the first start, paid and hobby; make org changes them)
 
 Get a session token for an admin of org_demo:
   TOKEN=$(make -s token ORG=org_demo USER=u_1 ROLE=admin)
@@ -254,8 +263,8 @@ Create a key (the secret is shown once):
   curl -s -X POST %s/v1/api-keys -H "Authorization: Bearer $TOKEN" \
     -H 'Content-Type: application/json' -d '{"label":"my first key","scopes":["messages:send"]}'
 Try it:
-  curl -s %s/v1/whoami -H "Authorization: Bearer flwl_test_…"
+  curl -s %s/v1/whoami -H "Authorization: Bearer flwl_%s_…"
 Access log lines (JSON) go to stdout. Ctrl-C stops everything.
 
-`, took.Seconds(), base, ddbEndpoint, dataDir, base, base)
+`, took.Seconds(), base, ddbEndpoint, dataDir, base, base, keyEnv)
 }

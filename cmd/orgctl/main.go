@@ -5,16 +5,23 @@
 //	go run ./cmd/orgctl -org org_acme -plan paid -features audit_log                 # local stack
 //	go run ./cmd/orgctl -table flowella-api-keys-prod-OrgsTable-XYZ -org org_acme -plan paid   # AWS
 //	go run ./cmd/orgctl -org org_acme -on-exposure notify                            # that setting only
+//	go run ./cmd/orgctl -org org_acme -features audit_log                            # keeps the plan
+//
+// Without -plan an existing organisation keeps its plan (a new one is
+// refused); without -features it keeps its features.
 //
 // Without -table it talks to the running local stack's DynamoDB Local.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/flowella/apikeys/shared/authz"
@@ -24,23 +31,43 @@ import (
 
 func main() {
 	org := flag.String("org", "", "organisation id")
-	plan := flag.String("plan", "", "plan name from the scope catalog (e.g. hobby, paid)")
-	features := flag.String("features", "", "comma-separated feature flags (e.g. audit_log); empty for none")
+	plan := flag.String("plan", "", "plan name from the scope catalog (e.g. hobby, paid); empty keeps the organisation's plan")
+	features := flag.String("features", "", "comma-separated feature flags (e.g. audit_log); empty for none; not given keeps them")
 	table := flag.String("table", "", "OrgsTable name in AWS; empty for the local stack")
 	onExposure := flag.String("on-exposure", "", "revoke or notify: what happens to the organisation's keys found in public (GitHub secret scanning); empty leaves it as it is")
 	flag.Parse()
-	if err := run(*org, *plan, *features, *table, *onExposure); err != nil {
+	featuresGiven := false
+	flag.Visit(func(f *flag.Flag) { featuresGiven = featuresGiven || f.Name == "features" })
+	ctx := context.Background()
+	tableName, endpoint := *table, ""
+	if tableName == "" {
+		tableName = "OrgsTable"
+		var err error
+		if endpoint, err = localEndpoint(); err != nil {
+			fmt.Fprintln(os.Stderr, "orgctl:", err)
+			os.Exit(1)
+		}
+	}
+	db, err := dynamo.NewWithEndpoint(ctx, endpoint)
+	if err == nil {
+		var f *string
+		if featuresGiven {
+			f = features
+		}
+		err = run(ctx, keystore.New(db, "", tableName), os.Stdout, *org, *plan, f, *onExposure)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "orgctl:", err)
 		os.Exit(1)
 	}
 }
 
-func run(org, plan, features, table, onExposure string) error {
-	if org == "" || plan == "" && onExposure == "" {
-		return fmt.Errorf("-org and -plan (or -on-exposure alone) are required")
-	}
-	if plan == "" && features != "" {
-		return fmt.Errorf("-features needs -plan")
+// run sets what was given of org's plan, features (nil: keep them) and
+// on_exposure, and prints the organisation as it then stands. Without a
+// plan an existing organisation keeps its own; a new one needs one.
+func run(ctx context.Context, store *keystore.Store, out io.Writer, org, plan string, features *string, onExposure string) error {
+	if org == "" {
+		return fmt.Errorf("-org is required")
 	}
 	if onExposure != "" && onExposure != keystore.ExposureRevoke && onExposure != keystore.ExposureNotify {
 		return fmt.Errorf("-on-exposure must be %s or %s", keystore.ExposureRevoke, keystore.ExposureNotify)
@@ -52,26 +79,29 @@ func run(org, plan, features, table, onExposure string) error {
 	if _, ok := catalog.Plans[plan]; !ok && plan != "" {
 		return fmt.Errorf("unknown plan %q", plan)
 	}
-	var flags []string
-	for _, f := range strings.Split(features, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			flags = append(flags, f)
-		}
-	}
-	ctx := context.Background()
-	endpoint := ""
-	if table == "" {
-		table = "OrgsTable"
-		if endpoint, err = localEndpoint(); err != nil {
-			return err
-		}
-	}
-	db, err := dynamo.NewWithEndpoint(ctx, endpoint)
-	if err != nil {
+	current, err := store.GetOrg(ctx, org)
+	exists := err == nil
+	if err != nil && !errors.Is(err, keystore.ErrOrgNotFound) {
 		return err
 	}
-	store := keystore.New(db, "", table)
-	if plan != "" {
+	if !exists && plan == "" {
+		return fmt.Errorf("%s does not exist yet: give it a plan (-plan, or PLAN= with make org), one of %s", org, planNames(catalog))
+	}
+	if plan != "" || features != nil {
+		if plan == "" {
+			plan = current.Plan
+		}
+		flags := current.Features
+		if features != nil || !exists {
+			flags = nil
+			if features != nil {
+				for _, f := range strings.Split(*features, ",") {
+					if f = strings.TrimSpace(f); f != "" {
+						flags = append(flags, f)
+					}
+				}
+			}
+		}
 		if err := store.SetOrg(ctx, org, plan, flags); err != nil {
 			return err
 		}
@@ -85,8 +115,17 @@ func run(org, plan, features, table, onExposure string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("%s: plan %s, features [%s], on_exposure %s\n", org, o.Plan, strings.Join(o.Features, ", "), o.ExposurePolicy())
+	fmt.Fprintf(out, "%s: plan %s, features [%s], on_exposure %s\n", org, o.Plan, strings.Join(o.Features, ", "), o.ExposurePolicy())
 	return nil
+}
+
+func planNames(c *authz.Catalog) string {
+	names := make([]string, 0, len(c.Plans))
+	for n := range c.Plans {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
 }
 
 // localEndpoint finds the running local stack's DynamoDB Local.

@@ -105,13 +105,19 @@ func decisionLine(str func(string) string, at time.Time) (Observation, bool) {
 	if r := str("reason_code"); validReason(r) {
 		o.Reason = r
 	}
+	o.UserAgent = clip(str("user_agent"), 512)
 	return o, o.identified()
 }
 
 // fill reads what both kinds carry: the request, its route, its source and
 // the key.
 func fill(o *Observation, str func(string) string, routeField string) bool {
-	o.RequestID = str("request_id")
+	// API Gateway's own id of the request: a client can choose request_id
+	// ($context.requestId), and with it make requests merge into one.
+	o.RequestID = str("extended_request_id")
+	if o.RequestID == "" {
+		o.RequestID = str("request_id")
+	}
 	if !validRequestID(o.RequestID) {
 		return false
 	}
@@ -150,7 +156,7 @@ func clip(s string, n int) string {
 }
 
 // validRequestID accepts API Gateway's request ids (UUIDs) and the like.
-func validRequestID(s string) bool { return len(s) <= 128 && allOf(s, "-_") }
+func validRequestID(s string) bool { return len(s) <= 128 && allOf(s, "-_+/=") }
 
 // validOrgID accepts organisation ids; "#" would break the item keys.
 func validOrgID(s string) bool { return len(s) <= 128 && allOf(s, "-_.:") }

@@ -22,7 +22,8 @@ type createRequest struct {
 }
 
 // Create serves POST /v1/api-keys: it makes a key and returns its secret,
-// this once. With an Idempotency-Key, a retry makes no second key.
+// this once. With an Idempotency-Key, a retry makes no second key. Scopes
+// the organisation's plan does not grant are kept, with a warning.
 func (h *Handlers) Create() Proxy {
 	return h.endpoint("create", func(ctx context.Context, c httpapi.Caller, req events.APIGatewayProxyRequest) (int, any, error) {
 		var in createRequest
@@ -57,6 +58,11 @@ func (h *Handlers) Create() Proxy {
 		if err != nil {
 			return 0, nil, err
 		}
+		// Read first: its plan says which scopes the key cannot use yet.
+		org, err := h.Store.GetOrg(ctx, c.OrgID)
+		if err != nil {
+			return 0, nil, err
+		}
 		change := h.changeOf(keystore.OpCreate, c, req, now)
 		template := keystore.Key{OrgID: c.OrgID, Label: label, Scopes: scopes, ExpiresAt: expiresAt,
 			AllowedIPs: allowedIPs, Channels: channels}
@@ -70,7 +76,9 @@ func (h *Handlers) Create() Proxy {
 		}
 		h.logger().InfoContext(ctx, "api key created", "request_id", change.Trace.RequestID,
 			"org_id", k.OrgID, "key_id", k.ID, "key_prefix", k.Prefix, "user_id", c.UserID)
-		return http.StatusCreated, createdKey{keyResource: resourceOf(k, now), Secret: secret.Secret()}, nil
+		r := resourceOf(k, now)
+		r.Warnings = h.keyWarnings(r.Scopes, org)
+		return http.StatusCreated, createdKey{keyResource: r, Secret: secret.Secret()}, nil
 	})
 }
 

@@ -36,6 +36,8 @@ type Store interface {
 	RollOnce(ctx context.Context, orgID string, old, next keystore.Key, grace time.Duration, c keystore.Change, idem keystore.Idempotency) (keystore.Key, error)
 	Replayed(ctx context.Context, op, orgID, keyID string, idem keystore.Idempotency, at string) error
 	GetOrg(ctx context.Context, id string) (keystore.Org, error)
+	// CountActive counts the keys a status=active list shows, up to limit.
+	CountActive(ctx context.Context, orgID string, now time.Time, limit int) (int, error)
 }
 
 // Handlers serve the admin endpoints.

@@ -73,6 +73,6 @@ func (h *Handlers) Update() Proxy {
 		if err != nil {
 			return 0, nil, pre.changed(err)
 		}
-		return http.StatusOK, resourceOf(k, h.now()), nil
+		return http.StatusOK, h.withWarnings(ctx, c.OrgID, resourceOf(k, h.now())), nil
 	})
 }

@@ -19,7 +19,9 @@ const (
 	maxReason = 500
 	// Expiry bounds: far enough ahead to use the key, near enough to mean it.
 	minExpiry = time.Minute
-	maxExpiry = 5 * 366 * 24 * time.Hour
+	// maxExpiryYears is calendar years: five years ahead to the second
+	// (time.AddDate), not a count of days.
+	maxExpiryYears = 5
 )
 
 // MaxChannels bounds the channels a key may be limited to.
@@ -140,7 +142,7 @@ func cleanExpiry(raw *string, now time.Time) (string, error) {
 		return "", httpapi.Invalid("expires_at must be an RFC 3339 time, such as 2027-01-31T00:00:00Z",
 			httpapi.Detail{Field: "expires_at", Issue: "invalid"})
 	}
-	if t.Before(now.Add(minExpiry)) || t.After(now.Add(maxExpiry)) {
+	if t.Before(now.Add(minExpiry)) || t.After(now.AddDate(maxExpiryYears, 0, 0)) {
 		return "", httpapi.Invalid("expires_at must be between one minute and five years from now",
 			httpapi.Detail{Field: "expires_at", Issue: "out_of_range"})
 	}

@@ -19,19 +19,22 @@ import (
 
 // Call is one HTTP request as API Gateway sees it.
 type Call struct {
-	RequestID  string
-	Stage      string
-	Resource   string // the template path, e.g. /v1/api-keys/{id}
-	PathParams map[string]string
-	Method     string
-	Path       string
-	Query      map[string][]string
-	Headers    map[string][]string
-	Body       []byte
-	SourceIP   string
-	Time       time.Time
-	AccountID  string
-	APIID      string
+	RequestID string
+	// ExtendedRequestID is API Gateway's own id of the request, which,
+	// unlike RequestID, a client cannot choose.
+	ExtendedRequestID string
+	Stage             string
+	Resource          string // the template path, e.g. /v1/api-keys/{id}
+	PathParams        map[string]string
+	Method            string
+	Path              string
+	Query             map[string][]string
+	Headers           map[string][]string
+	Body              []byte
+	SourceIP          string
+	Time              time.Time
+	AccountID         string
+	APIID             string
 }
 
 // FromHTTP reads r into a Call, body included (up to limit bytes; more is an error).
@@ -87,7 +90,27 @@ func (c Call) header(name string) string {
 }
 
 // AuthorizerEvent is the REST API REQUEST authorizer event for c.
-func (c Call) AuthorizerEvent() events.APIGatewayCustomAuthorizerRequestTypeRequest {
+// AuthorizerRequest is the REQUEST authorizer event as API Gateway sends it:
+// aws-lambda-go's type, whose request context lacks extendedRequestId.
+type AuthorizerRequest struct {
+	events.APIGatewayCustomAuthorizerRequestTypeRequest
+	RequestContext AuthorizerRequestContext `json:"requestContext"`
+}
+
+// AuthorizerRequestContext adds extendedRequestId to aws-lambda-go's.
+type AuthorizerRequestContext struct {
+	events.APIGatewayCustomAuthorizerRequestTypeRequestContext
+	ExtendedRequestID string `json:"extendedRequestId"`
+}
+
+func (c Call) AuthorizerEvent() AuthorizerRequest {
+	ev := c.authorizerEvent()
+	return AuthorizerRequest{APIGatewayCustomAuthorizerRequestTypeRequest: ev,
+		RequestContext: AuthorizerRequestContext{APIGatewayCustomAuthorizerRequestTypeRequestContext: ev.RequestContext,
+			ExtendedRequestID: c.ExtendedRequestID}}
+}
+
+func (c Call) authorizerEvent() events.APIGatewayCustomAuthorizerRequestTypeRequest {
 	return events.APIGatewayCustomAuthorizerRequestTypeRequest{
 		Type:                            "REQUEST",
 		MethodArn:                       c.MethodArn(),
@@ -135,19 +158,20 @@ func (c Call) ProxyEvent(principalID string, authorizerContext map[string]any) e
 		Body:                            body,
 		IsBase64Encoded:                 b64,
 		RequestContext: events.APIGatewayProxyRequestContext{
-			AccountID:        c.AccountID,
-			ResourcePath:     c.Resource,
-			Stage:            c.Stage,
-			RequestID:        c.RequestID,
-			Identity:         events.APIGatewayRequestIdentity{SourceIP: c.SourceIP, UserAgent: c.header("User-Agent")},
-			ResourceID:       "local",
-			HTTPMethod:       c.Method,
-			Path:             "/" + c.Stage + c.Path,
-			APIID:            c.APIID,
-			Protocol:         "HTTP/1.1",
-			RequestTime:      c.Time.UTC().Format("02/Jan/2006:15:04:05 -0700"),
-			RequestTimeEpoch: c.Time.UnixMilli(),
-			Authorizer:       auth,
+			AccountID:         c.AccountID,
+			ResourcePath:      c.Resource,
+			Stage:             c.Stage,
+			RequestID:         c.RequestID,
+			ExtendedRequestID: c.ExtendedRequestID,
+			Identity:          events.APIGatewayRequestIdentity{SourceIP: c.SourceIP, UserAgent: c.header("User-Agent")},
+			ResourceID:        "local",
+			HTTPMethod:        c.Method,
+			Path:              "/" + c.Stage + c.Path,
+			APIID:             c.APIID,
+			Protocol:          "HTTP/1.1",
+			RequestTime:       c.Time.UTC().Format("02/Jan/2006:15:04:05 -0700"),
+			RequestTimeEpoch:  c.Time.UnixMilli(),
+			Authorizer:        auth,
 		},
 	}
 }

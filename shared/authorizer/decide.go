@@ -88,8 +88,9 @@ type Request struct {
 	// Path is the request path, matched against the route map only when
 	// the event carries no resolved route (TOKEN authorizers, an HTTP API's
 	// $default route).
-	Path     string
-	SourceIP string // "" when the event does not carry it (TOKEN authorizers)
+	Path      string
+	SourceIP  string // "" when the event does not carry it (TOKEN authorizers)
+	UserAgent string // for the decision log only
 }
 
 // route finds the route-map entry of the request.

@@ -34,8 +34,11 @@ type Event struct {
 
 	RequestContext struct {
 		RequestID string `json:"requestId"`
-		Stage     string `json:"stage"`
-		Identity  struct {
+		// ExtendedRequestID is API Gateway's own id of a REST request; the
+		// client can choose RequestID.
+		ExtendedRequestID string `json:"extendedRequestId"`
+		Stage             string `json:"stage"`
+		Identity          struct {
 			SourceIP string `json:"sourceIp"`
 		} `json:"identity"` // REST
 		HTTP struct {
@@ -82,7 +85,7 @@ func (a *Authorizer) Handle(ctx context.Context, ev Event) (Response, error) {
 			}
 			r.Resource = resource
 		}
-		d, err := a.decideAndLog(ctx, r, ev.RequestContext.RequestID)
+		d, err := a.decideAndLog(ctx, r, ev.RequestContext.RequestID, ev.RequestContext.RequestID)
 		if err != nil {
 			return Response{}, err
 		}
@@ -95,7 +98,7 @@ func (a *Authorizer) Handle(ctx context.Context, ev Event) (Response, error) {
 		return Response{}, ErrUnauthorized
 	case ev.Type == "TOKEN":
 		method, path := splitMethodArn(ev.MethodArn)
-		d, err := a.decideAndLog(ctx, Request{Token: BearerToken(ev.AuthorizationToken), Method: method, Path: path}, "")
+		d, err := a.decideAndLog(ctx, Request{Token: BearerToken(ev.AuthorizationToken), Method: method, Path: path}, "", "")
 		return policy(d, ev.MethodArn, err)
 	case ev.Type == "REQUEST":
 		auth := header(ev.Headers, "authorization")
@@ -107,14 +110,14 @@ func (a *Authorizer) Handle(ctx context.Context, ev Event) (Response, error) {
 			}
 		}
 		r := Request{Token: BearerToken(auth), Method: ev.HTTPMethod, Resource: ev.Resource, PathParams: ev.PathParameters,
-			Path: ev.Path, SourceIP: ev.RequestContext.Identity.SourceIP}
-		d, err := a.decideAndLog(ctx, r, ev.RequestContext.RequestID)
+			Path: ev.Path, SourceIP: ev.RequestContext.Identity.SourceIP, UserAgent: header(ev.Headers, "user-agent")}
+		d, err := a.decideAndLog(ctx, r, ev.RequestContext.RequestID, ev.RequestContext.ExtendedRequestID)
 		return policy(d, ev.MethodArn, err)
 	}
 	return Response{}, ErrUnauthorized
 }
 
-func (a *Authorizer) decideAndLog(ctx context.Context, r Request, requestID string) (Decision, error) {
+func (a *Authorizer) decideAndLog(ctx context.Context, r Request, requestID, extendedRequestID string) (Decision, error) {
 	d, err := a.Decide(ctx, r)
 	if err != nil {
 		a.log.ErrorContext(ctx, "authorizer refused: cannot decide", "request_id", requestID,
@@ -128,8 +131,9 @@ func (a *Authorizer) decideAndLog(ctx context.Context, r Request, requestID stri
 	// One line per decision, with the key's identity even when it is refused
 	// (API Gateway's access log has none for a 401): a leaked key's use
 	// after revocation is found by key_id here.
-	attrs := []any{"request_id", requestID, "method", r.Method, "resource", r.Resource, "path", r.Path,
-		"source_ip", r.SourceIP, "outcome", d.Outcome.String(), "reason_code", string(d.Code), "reason", d.Reason}
+	attrs := []any{"request_id", requestID, "extended_request_id", extendedRequestID, "method", r.Method,
+		"resource", r.Resource, "path", r.Path, "source_ip", r.SourceIP, "user_agent", r.UserAgent,
+		"outcome", d.Outcome.String(), "reason_code", string(d.Code), "reason", d.Reason}
 	if d.Key.Prefix != "" {
 		attrs = append(attrs, "key_id", d.Key.ID, "key_prefix", d.Key.Prefix, "org_id", d.Key.OrgID)
 	}

@@ -403,3 +403,16 @@ const ChannelParam = "channel_id"
 
 // AllowsRole reports whether a session with role may use r.
 func (r Route) AllowsRole(role string) bool { return slices.Contains(r.Roles, role) }
+
+// NotGranted is the part of keyScopes that plan does not grant, in order:
+// scopes a key holds but cannot use until its organisation's plan does.
+// [*] is never short of anything.
+func (c *Catalog) NotGranted(keyScopes []string, plan string) []string {
+	var out []string
+	for _, s := range keyScopes {
+		if s != Wildcard && !slices.Contains(c.Plans[plan], s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}

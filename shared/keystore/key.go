@@ -175,7 +175,10 @@ type Org struct {
 	Plan       string   `dynamodbav:"plan"`
 	Features   []string `dynamodbav:"features"`
 	OnExposure string   `dynamodbav:"on_exposure,omitempty"` // "" reads as ExposureRevoke
-	ActiveKeys int      `dynamodbav:"active_keys"`
+	// ActiveKeys counts creates less revokes: an expiry (or a roll's grace
+	// running out) never decrements it, so it overcounts. The many-keys
+	// warning uses Store.CountActive instead.
+	ActiveKeys int `dynamodbav:"active_keys"`
 }
 
 // What happens to an active key found exposed (Org.OnExposure).

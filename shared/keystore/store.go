@@ -700,3 +700,73 @@ func (s *Store) SetOrg(ctx context.Context, id, plan string, features []string) 
 	}
 	return nil
 }
+
+// SeedOrg creates an organisation with plan and features unless it exists,
+// and says whether it did: an existing organisation keeps what make org or
+// an operator set.
+func (s *Store) SeedOrg(ctx context.Context, id, plan string, features []string) (bool, error) {
+	if features == nil {
+		features = []string{}
+	}
+	item, err := attributevalue.MarshalMap(Org{ID: id, Plan: plan, Features: features})
+	if err != nil {
+		return false, fmt.Errorf("seed org %s: %w", id, err)
+	}
+	cond, err := expression.NewBuilder().
+		WithCondition(expression.AttributeNotExists(expression.Name("org_id"))).Build()
+	if err != nil {
+		return false, fmt.Errorf("seed org %s: %w", id, err)
+	}
+	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                 aws.String(s.orgsTable),
+		Item:                      item,
+		ConditionExpression:       cond.Condition(),
+		ExpressionAttributeNames:  cond.Names(),
+		ExpressionAttributeValues: cond.Values(),
+	})
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("seed org %s: %w", id, err)
+	}
+	return true, nil
+}
+
+// CountActive counts org's keys that List calls active at now (status
+// active, not expired), stopping once it reaches limit: the answer is exact
+// below limit and "at least limit" from there. It reads the keys rather
+// than the organisation's active_keys counter, which an expiry never
+// decrements.
+func (s *Store) CountActive(ctx context.Context, orgID string, now time.Time, limit int) (int, error) {
+	expr, err := expression.NewBuilder().
+		WithKeyCondition(expression.Key("org_id").Equal(expression.Value(orgID))).
+		WithFilter(expression.Name("status").Equal(expression.Value(StatusActive)).And(unexpiredAt(FormatTime(now)))).
+		Build()
+	if err != nil {
+		return 0, fmt.Errorf("count active keys of %s: %w", orgID, err)
+	}
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(s.keysTable),
+		IndexName:                 aws.String(OrgKeysIndex),
+		KeyConditionExpression:    expr.KeyCondition(),
+		FilterExpression:          expr.Filter(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		Select:                    types.SelectCount,
+	}
+	n := 0
+	for n < limit {
+		out, err := s.db.Query(ctx, in)
+		if err != nil {
+			return 0, fmt.Errorf("count active keys of %s: %w", orgID, err)
+		}
+		n += int(out.Count)
+		if len(out.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = out.LastEvaluatedKey
+	}
+	return min(n, limit), nil
+}

@@ -118,7 +118,17 @@ func (e *accessEntry) render(format string) []byte {
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	reqID := newRequestID()
+	// As API Gateway does, a client may name the request itself with a
+	// UUID in X-Amzn-RequestId: $context.requestId is not to be trusted.
+	// $context.extendedRequestId (the x-amz-apigw-id header) is the
+	// gateway's own.
+	if id := r.Header.Get("X-Amzn-RequestId"); isUUID(id) {
+		reqID = id
+	}
+	extID := newExtendedRequestID()
+	w.Header().Set("x-amz-apigw-id", extID)
 	entry := &accessEntry{vars: map[string]string{
+		"extendedRequestId":  extID,
 		"requestTimeEpoch":   strconv.FormatInt(start.UnixMilli(), 10),
 		"requestTime":        start.UTC().Format("02/Jan/2006:15:04:05 -0700"),
 		"requestId":          reqID,
@@ -128,7 +138,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"identity.userAgent": r.UserAgent(),
 	}}
 	rw := &responseTypeWriter{ResponseWriter: w}
-	status := g.serve(rw, r, reqID, entry)
+	status := g.serve(rw, r, reqID, extID, entry)
 	entry.set("status", strconv.Itoa(status))
 	entry.set("error.responseType", rw.responseType)
 	entry.set("responseLatency", strconv.FormatInt(time.Since(start).Milliseconds(), 10))
@@ -140,12 +150,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, reqID string, entry *accessEntry) int {
+func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, reqID, extID string, entry *accessEntry) int {
 	w.Header().Set("X-Amzn-RequestId", reqID)
 	call, err := apigw.FromHTTP(r, reqID, MaxPayload)
 	if err != nil {
 		return g.refuse(w, reqID, "BAD_REQUEST_BODY", http.StatusBadRequest, "Bad Request")
 	}
+	call.ExtendedRequestID = extID
 	entry.set("identity.sourceIp", call.SourceIP)
 	if len(call.Body) > MaxPayload {
 		return g.refuse(w, reqID, "REQUEST_TOO_LARGE", http.StatusRequestEntityTooLarge, "Request Too Long")
@@ -384,6 +395,31 @@ func errorType(typ string) string {
 		return "BadRequestException"
 	}
 	return "InternalServerErrorException"
+}
+
+// newExtendedRequestID is shaped like API Gateway's (16 characters of
+// base64).
+func newExtendedRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return base64.StdEncoding.EncodeToString(b[:])
+}
+
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case !strings.ContainsRune("0123456789abcdefABCDEF", c):
+			return false
+		}
+	}
+	return true
 }
 
 func newRequestID() string {

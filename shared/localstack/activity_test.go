@@ -56,15 +56,15 @@ func TestKeyActivityUsageAndExposure(t *testing.T) {
 		switch {
 		case i%3 == 2: // 10 refused: the key lacks contacts:read
 			r = h.do("GET", "/v1/contacts", secret, nil)
-			sent[r.RequestID] = want{403, "refused", "/v1/contacts", "scope_missing"}
+			sent[r.ExtendedID] = want{403, "refused", "/v1/contacts", "scope_missing"}
 		case i%2 == 0:
 			r = h.do("POST", "/v1/messages", secret, map[string]any{"to": "+15550100"})
-			sent[r.RequestID] = want{200, "allowed", "/v1/messages", nil}
+			sent[r.ExtendedID] = want{200, "allowed", "/v1/messages", nil}
 		default:
 			r = h.do("GET", "/v1/whoami", secret, nil)
-			sent[r.RequestID] = want{200, "allowed", "/v1/whoami", nil}
+			sent[r.ExtendedID] = want{200, "allowed", "/v1/whoami", nil}
 		}
-		if r.Status != sent[r.RequestID].status {
+		if r.Status != sent[r.ExtendedID].status {
 			t.Fatalf("request %d: %d %s", i, r.Status, r.Raw)
 		}
 	}
@@ -76,7 +76,7 @@ func TestKeyActivityUsageAndExposure(t *testing.T) {
 		if r.Status != http.StatusUnauthorized {
 			t.Fatalf("after revoke: %d %s", r.Status, r.Raw)
 		}
-		sent[r.RequestID] = want{401, "refused", "/v1/whoami", "revoked"}
+		sent[r.ExtendedID] = want{401, "refused", "/v1/whoami", "revoked"}
 	}
 	if len(sent) != 35 {
 		t.Fatalf("%d distinct request ids", len(sent))

@@ -156,6 +156,9 @@ type response struct {
 	Body      map[string]any
 	Raw       string
 	RequestID string
+	// ExtendedID is the gateway's own id of the request (x-amz-apigw-id),
+	// which key activity is keyed on: a client can choose RequestID.
+	ExtendedID string
 }
 
 func (h *harness) do(method, path, token string, body any) response {
@@ -188,7 +191,8 @@ func (h *harness) do(method, path, token string, body any) response {
 	defer resp.Body.Close()
 	raw := bodyCopy(resp)
 	h.spec.check(h.t, req, resp, raw)
-	out := response{Status: resp.StatusCode, Raw: string(raw), RequestID: resp.Header.Get("X-Amzn-RequestId")}
+	out := response{Status: resp.StatusCode, Raw: string(raw), RequestID: resp.Header.Get("X-Amzn-RequestId"),
+		ExtendedID: resp.Header.Get("x-amz-apigw-id")}
 	_ = json.Unmarshal(raw, &out.Body)
 	return out
 }
