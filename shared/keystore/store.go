@@ -470,7 +470,15 @@ func (s *Store) RevokeAt(ctx context.Context, k Key, reason string, change Chang
 	}
 	revoked, err := s.LookupByHash(ctx, k.Hash)
 	if err != nil {
-		return Key{}, fmt.Errorf("revoke key %s: read back: %w", k.ID, err)
+		// The revoke is committed: answer with the key as written rather
+		// than tell someone revoking a leaked key that it failed.
+		revoked = k
+		revoked.Status, revoked.RevokedAt, revoked.RevokedBy = StatusRevoked, change.At, change.Actor.UserID
+		if reason != "" {
+			revoked.RevokeReason = reason
+		}
+		revoked.LastChange = &change
+		revoked.Version = k.Version + 1
 	}
 	return revoked, nil
 }

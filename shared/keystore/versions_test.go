@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/flowella/apikeys/shared/dynamofault"
 	"github.com/flowella/apikeys/shared/keystore"
 )
@@ -287,5 +289,41 @@ func TestRollAndUpdateRacesLoseNothing(t *testing.T) {
 	t.Logf("40 roll/update races: %d both succeeded, %d refused one (409), %d lost updates", bothOK, refused, lost)
 	if lost != 0 {
 		t.Fatalf("%d of 40 races lost the update", lost)
+	}
+}
+
+// failReadsAfterWrite is the real client whose reads fail once a
+// transaction has committed: the read-back after a revoke meets a throttle.
+type failReadsAfterWrite struct {
+	keystore.API
+	wrote bool
+}
+
+func (f *failReadsAfterWrite) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	out, err := f.API.TransactWriteItems(ctx, in, opts...)
+	f.wrote = err == nil
+	return out, err
+}
+
+func (f *failReadsAfterWrite) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	if f.wrote {
+		return nil, errors.New("injected: throughput exceeded")
+	}
+	return f.API.GetItem(ctx, in, opts...)
+}
+
+// A revoke that committed answers with the key as written even when reading
+// it back fails: someone revoking a leaked key is not told it failed.
+func TestRevokeCommittedIsReportedEvenIfTheReadBackFails(t *testing.T) {
+	s, db, tables := newStore(t)
+	k, _ := newKey(t, s, "org_a")
+	flaky := keystore.New(&failReadsAfterWrite{API: db}, tables["KeysTable"], tables["OrgsTable"])
+	got, err := flaky.RevokeAt(context.Background(), k, "leaked", change(keystore.OpRevoke))
+	if err != nil || got.Status != keystore.StatusRevoked || got.RevokeReason != "leaked" || got.Version != k.Version+1 {
+		t.Fatalf("revoke: %+v %v", got, err)
+	}
+	stored, err := s.Get(context.Background(), "org_a", k.ID)
+	if err != nil || stored.Status != keystore.StatusRevoked || stored.Version != got.Version || stored.RevokedAt != got.RevokedAt {
+		t.Fatalf("stored %+v %v, answered %+v", stored, err, got)
 	}
 }
