@@ -41,14 +41,14 @@ func Parse(message string, at time.Time) (Observation, bool) {
 		}
 		return s
 	}
-	if msg := str("message") + str("msg"); msg != "" {
-		if msg != DecisionMessage {
-			return Observation{}, false
-		}
-		return decisionLine(str, at)
-	}
+	// An access line always has status, and the gateway writes it after
+	// the values a caller chooses; the authorizer's lines never have one.
+	// So status decides, not a msg a caller could slip into its user agent.
 	if _, ok := fields["status"]; ok {
 		return accessLine(str, at)
+	}
+	if msg := str("message") + str("msg"); msg == DecisionMessage {
+		return decisionLine(str, at)
 	}
 	return Observation{}, false
 }

@@ -55,6 +55,15 @@ func TestParse(t *testing.T) {
 		{"another log line", `{"msg":"last-used update failed","key_id":"` + testKey + `"}`, false, nil},
 		{"session request", `{"request_id":"` + testRID + `","status":"200","principal_type":"session","org_id":"org_demo"}`, false, nil},
 		{"not JSON", "START RequestId: 1 Version: $LATEST", false, nil},
+		// A user agent carrying quotes, written first as the template's
+		// format does: the gateway's own values after it still win, and
+		// the injected msg does not make it a decision line.
+		{"user agent injecting fields", `{"path":"/v1/messages","user_agent":"x","source_ip":"10.9.9.9","msg":"authorizer decision",` +
+			`"outcome":"forbidden","status":"999","request_id":"` + testRID + `","time":"1795600800000","method":"POST","status":"200",` +
+			`"latency_ms":"5","source_ip":"203.0.113.7","principal_type":"api_key","org_id":"org_demo","key_id":"` + testKey +
+			`","key_prefix":"flwl_live_a1b2c3","user_id":"-","route":"/v1/messages","error_type":"-"}`, true, func(o Observation) bool {
+			return o.Source == FromAccessLog && o.SourceIP == "203.0.113.7" && o.Status == 200 && o.Outcome == Allowed
+		}},
 		{"bad request id", `{"request_id":"a#b","status":"200","key_id":"` + testKey + `","org_id":"org_demo"}`, false, nil},
 	}
 	for _, tt := range tests {
