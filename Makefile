@@ -19,9 +19,12 @@ LAMBDA_BUILD = CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH_LAMBDA) $(GO) build -tag
 	build-KeyActivityFunction build-ListKeyActivityFunction build-GetKeyUsageFunction build-GetKeyExposureFunction
 
 ## run: the whole system on 127.0.0.1:$(PORT) (default 3000), DynamoDB Local included
+# stdout carries the access log, one JSON line per request, and nothing else:
+# the build says what it does on stderr.
 run:
 	@mkdir -p .local/bin
-	$(GO) build -o .local/bin/flowella-local ./cmd/local
+	@echo "$(GO) build -o .local/bin/flowella-local ./cmd/local" >&2
+	@$(GO) build -o .local/bin/flowella-local ./cmd/local
 	@exec .local/bin/flowella-local
 
 # `make token ORG=org_demo USER=u_1 ROLE=admin` prints a session token alone

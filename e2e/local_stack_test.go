@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -15,7 +17,8 @@ import (
 // the way Ctrl-C stops it.
 type stack struct {
 	cmd    *exec.Cmd
-	out    *localstack.SyncBuffer
+	out    *localstack.SyncBuffer // stdout and stderr
+	stdout *localstack.SyncBuffer
 	done   chan struct{}
 	base   string
 	waited time.Duration
@@ -23,17 +26,18 @@ type stack struct {
 
 func startStack(t *testing.T, env []string, port int) *stack {
 	t.Helper()
-	cmd := exec.Command("make", "-s", "run")
+	// As a user types it (no -s): make's own echo must not reach stdout.
+	cmd := exec.Command("make", "run")
 	cmd.Dir = repoRoot(t)
 	cmd.Env = append(os.Environ(), env...)
-	out := &localstack.SyncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
+	out, stdout := &localstack.SyncBuffer{}, &localstack.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(out, stdout), out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{cmd: cmd, out: out, done: make(chan struct{}), base: "http://127.0.0.1:" + itoa(port)}
+	s := &stack{cmd: cmd, out: out, stdout: stdout, done: make(chan struct{}), base: "http://127.0.0.1:" + itoa(port)}
 	go func() { _ = cmd.Wait(); close(s.done) }()
 	t.Cleanup(func() { s.stop(t) })
 	deadline := time.Now().Add(3 * time.Minute)
@@ -117,6 +121,19 @@ func TestLocalStackEndToEnd(t *testing.T) {
 	}
 	if strings.Contains(s.out.String(), secret[16:]) {
 		t.Fatal("the local stack's output contains a secret")
+	}
+	// stdout is the access log, one JSON object a line, and nothing else,
+	// so it can be piped to jq or a log shipper.
+	lines := 0
+	for _, line := range strings.Split(strings.TrimSpace(s.stdout.String()), "\n") {
+		var v map[string]any
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			t.Fatalf("stdout line is not a JSON object: %q", line)
+		}
+		lines++
+	}
+	if lines < 5 {
+		t.Fatalf("%d access log lines on stdout", lines)
 	}
 
 	s.stop(t)
