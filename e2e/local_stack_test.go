@@ -29,7 +29,7 @@ func startStack(t *testing.T, env []string, port int) *stack {
 	// As a user types it (no -s): make's own echo must not reach stdout.
 	cmd := exec.Command("make", "run")
 	cmd.Dir = repoRoot(t)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(topLevelEnv(), env...)
 	out, stdout := &localstack.SyncBuffer{}, &localstack.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = io.MultiWriter(out, stdout), out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -172,4 +172,18 @@ func TestLocalStackEndToEnd(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// topLevelEnv is the environment without what a surrounding make (make
+// test) passes down, so make run behaves as when a user types it: a
+// sub-make announces its directories on stdout.
+func topLevelEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if name != "MAKELEVEL" && name != "MAKEFLAGS" && name != "MFLAGS" && name != "MAKEOVERRIDES" {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
