@@ -40,6 +40,10 @@ type Catalog struct {
 	Scopes map[string]string   `json:"scopes"`
 	Plans  map[string][]string `json:"plans"`
 	Routes []Route             `json:"routes"`
+
+	// byShape finds a route by method and pattern shape ("GET /v1/x/{}"),
+	// built once by Parse: Resolve runs on every authorizer decision.
+	byShape map[string]int
 }
 
 // ErrUnknownScopes is matched by errors.Is for a scope list naming scopes
@@ -121,6 +125,11 @@ func Parse(data []byte) (*Catalog, error) {
 	}
 	if err := c.checkAmbiguity(); err != nil {
 		return nil, fmt.Errorf("parse authz config: %w", err)
+	}
+	// checkAmbiguity leaves at most one route per method and shape.
+	c.byShape = make(map[string]int, len(c.Routes))
+	for i, r := range c.Routes {
+		c.byShape[r.Method+" "+patternShape(r.Path)] = i
 	}
 	return &c, nil
 }
@@ -219,19 +228,16 @@ func within(a, b []string) bool {
 // (a greedy proxy, say) is matched as the path its parameters fill in.
 func (c *Catalog) Resolve(method, resource string, params map[string]string) (Route, map[string]string, bool) {
 	method = strings.ToUpper(method)
-	shape := patternShape(resource)
-	for _, r := range c.Routes {
-		if r.Method == method && patternShape(r.Path) == shape {
-			// Parameters named as the route map names them.
-			out := map[string]string{}
-			for i, seg := range splitPath(r.Path) {
-				if isParam(seg) {
-					name := strings.TrimSuffix(strings.Trim(seg, "{}"), "+")
-					out[name] = params[paramName(splitPath(resource), i)]
-				}
+	if r, ok := c.byShapeOf(method, patternShape(resource)); ok {
+		// Parameters named as the route map names them.
+		out := map[string]string{}
+		resSegs := splitPath(resource)
+		for i, seg := range splitPath(r.Path) {
+			if isParam(seg) {
+				out[strings.TrimSuffix(strings.Trim(seg, "{}"), "+")] = params[paramName(resSegs, i)]
 			}
-			return r, out, true
 		}
+		return r, out, true
 	}
 	var b strings.Builder
 	for _, seg := range splitPath(resource) {
@@ -246,6 +252,24 @@ func (c *Catalog) Resolve(method, resource string, params map[string]string) (Ro
 		b.WriteString(seg)
 	}
 	return c.Match(method, b.String())
+}
+
+// byShapeOf finds the route of method whose pattern has shape: through the
+// index Parse builds, or by a scan for a catalog built otherwise.
+func (c *Catalog) byShapeOf(method, shape string) (Route, bool) {
+	if c.byShape != nil {
+		i, ok := c.byShape[method+" "+shape]
+		if !ok {
+			return Route{}, false
+		}
+		return c.Routes[i], true
+	}
+	for _, r := range c.Routes {
+		if r.Method == method && patternShape(r.Path) == shape {
+			return r, true
+		}
+	}
+	return Route{}, false
 }
 
 // patternShape names every parameter alike, so patterns compare by shape.
