@@ -65,7 +65,7 @@ seed:
 bench:
 	scripts/dynamodb-local.sh run -- $(GO) test -run '^$$' -bench . -benchmem ./shared/apikey/ ./shared/authorizer/
 	$(GO) test -run '^$$' -bench AuditDelay -benchtime 1x -timeout 10m ./e2e/
-	scripts/dynamodb-local.sh run -- $(GO) test -run '^$$' -bench AuthorizerRecording -benchtime 2000x ./shared/localstack/
+	scripts/dynamodb-local.sh run -- $(GO) test -run '^$$' -bench AuthorizerRecording -benchtime 2000x ./local/localstack/
 	$(GO) test -run '^$$' -bench ActivityDelay -benchtime 1x -timeout 10m ./e2e/
 
 ## fuzz: every Fuzz target, one after another, FUZZTIME each (default 20s); prints executions and crashes per target
@@ -78,7 +78,7 @@ audit-replay:
 	@$(GO) run ./cmd/audit-replay
 
 # Every IAM check of the local stack's DynamoDB calls during the tests, one
-# JSON line each (shared/localiam); make validate holds the roles to them.
+# JSON line each (local/localiam); make validate holds the roles to them.
 IAM_CALLS := .local/iam-calls.jsonl
 
 ## test: every test, with DynamoDB Local started (and stopped) around them, then make validate on the calls they made
@@ -93,7 +93,7 @@ validate:
 	@if [[ ! -s $(IAM_CALLS) ]]; then \
 		echo "validate: recording the functions' DynamoDB calls (the local stack's tests) into $(IAM_CALLS)"; \
 		mkdir -p .local && rm -f $(IAM_CALLS).tmp && \
-		LOCAL_IAM_RECORD=$(CURDIR)/$(IAM_CALLS).tmp scripts/dynamodb-local.sh run -- $(GO) test -count=1 ./shared/localstack/ && \
+		LOCAL_IAM_RECORD=$(CURDIR)/$(IAM_CALLS).tmp scripts/dynamodb-local.sh run -- $(GO) test -count=1 ./local/localstack/ && \
 		mv $(IAM_CALLS).tmp $(IAM_CALLS); \
 	fi
 	python3 scripts/validate-template.py --calls $(IAM_CALLS) template.yaml

@@ -23,9 +23,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/flowella/apikeys/local/localstack"
 	"github.com/flowella/apikeys/shared/dynamo"
 	"github.com/flowella/apikeys/shared/keystore"
-	"github.com/flowella/apikeys/shared/localstack"
 )
 
 // BenchmarkAuditDelay drives `make run` with admin writes at a steady rate

@@ -18,12 +18,12 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/flowella/apikeys/local/dynamotest"
+	"github.com/flowella/apikeys/local/locallogs"
+	"github.com/flowella/apikeys/local/localstack"
+	"github.com/flowella/apikeys/local/samtemplate"
 	"github.com/flowella/apikeys/shared/apikey"
-	"github.com/flowella/apikeys/shared/dynamotest"
 	"github.com/flowella/apikeys/shared/keystore"
-	"github.com/flowella/apikeys/shared/locallogs"
-	"github.com/flowella/apikeys/shared/localstack"
-	"github.com/flowella/apikeys/shared/samtemplate"
 )
 
 // rieFunction is one built bootstrap running under aws-lambda-rie.

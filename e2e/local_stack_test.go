@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowella/apikeys/shared/localstack"
+	"github.com/flowella/apikeys/local/localstack"
 )
 
 // stack is one `make run`, in its own process group so that it is stopped

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Chromium for the settings page's browser tests (shared/localsite): Debian's
+# Chromium for the settings page's browser tests (local/localsite): Debian's
 # chromium package. Installs it when it is missing and this is root with
 # apt-get; otherwise says in one line how to install it, and fails.
 # CHROMIUM=/path/to/chrome picks another Chromium or Chrome binary.

@@ -10,7 +10,7 @@ offline, and asserts on the generated CloudFormation:
   - every API method has the Lambda authorizer, unless its event in the
     template says Auth: {Authorizer: NONE}; every authorizer's result TTL is 0;
   - each function's role covers every DynamoDB call the tests recorded for it
-    (the local stack's IAM layer, shared/localiam, writes them to the file that
+    (the local stack's IAM layer, local/localiam, writes them to the file that
     LOCAL_IAM_RECORD names); grants that no recorded call used are listed;
   - operations: every function logs to its own log group with a retention,
     no role reads every stream (AWSLambdaDynamoDBExecutionRole), the tables

@@ -33,11 +33,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/flowella/apikeys/local/localstream"
+	"github.com/flowella/apikeys/local/samtemplate"
+	"github.com/flowella/apikeys/local/streamsclient"
 	"github.com/flowella/apikeys/shared/audit"
 	"github.com/flowella/apikeys/shared/dynamo"
-	"github.com/flowella/apikeys/shared/localstream"
-	"github.com/flowella/apikeys/shared/samtemplate"
-	"github.com/flowella/apikeys/shared/streamsclient"
 )
 
 // function is the template's audit function: its stream filter applies.

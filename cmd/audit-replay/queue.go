@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/flowella/apikeys/shared/localstream"
+	"github.com/flowella/apikeys/local/localstream"
 )
 
 // queue holds dead-letter entries: the SQS queue in AWS, the local stack's

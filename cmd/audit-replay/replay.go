@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
-	"github.com/flowella/apikeys/shared/localstream"
+	"github.com/flowella/apikeys/local/localstream"
 )
 
 // errTrimmed: the stream no longer holds the range (DynamoDB Streams keeps

@@ -20,12 +20,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 
+	"github.com/flowella/apikeys/local/dynamotest"
+	"github.com/flowella/apikeys/local/localstream"
+	"github.com/flowella/apikeys/local/samtemplate"
+	"github.com/flowella/apikeys/local/streamsclient"
 	"github.com/flowella/apikeys/shared/audit"
-	"github.com/flowella/apikeys/shared/dynamotest"
 	"github.com/flowella/apikeys/shared/keystore"
-	"github.com/flowella/apikeys/shared/localstream"
-	"github.com/flowella/apikeys/shared/samtemplate"
-	"github.com/flowella/apikeys/shared/streamsclient"
 )
 
 type fixture struct {

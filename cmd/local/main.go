@@ -23,14 +23,14 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/flowella/apikeys/shared/ddblocal"
+	"github.com/flowella/apikeys/local/ddblocal"
+	"github.com/flowella/apikeys/local/localsite"
+	"github.com/flowella/apikeys/local/localstack"
+	"github.com/flowella/apikeys/local/localstream"
+	"github.com/flowella/apikeys/local/samtemplate"
+	"github.com/flowella/apikeys/local/streamsclient"
 	"github.com/flowella/apikeys/shared/dynamo"
 	"github.com/flowella/apikeys/shared/keystore"
-	"github.com/flowella/apikeys/shared/localsite"
-	"github.com/flowella/apikeys/shared/localstack"
-	"github.com/flowella/apikeys/shared/localstream"
-	"github.com/flowella/apikeys/shared/samtemplate"
-	"github.com/flowella/apikeys/shared/streamsclient"
 )
 
 // demoOrgs are created on start when they do not exist yet; an existing
@@ -178,7 +178,7 @@ func run(log *slog.Logger) error {
 	go func() { defer wg.Done(); _ = stack.Logs.Run(ctx) }()
 	defer wg.Wait()
 
-	// Settings → API keys and its local-only sign-in, in front of the API (shared/localsite).
+	// Settings → API keys and its local-only sign-in, in front of the API (local/localsite).
 	site, err := localsite.New(stack, localsite.Config{SessionSecret: sessionParams["SessionHS256Secret"],
 		Issuer: sessionParams["SessionIssuer"], Audience: sessionParams["SessionAudience"], Log: log})
 	if err != nil {

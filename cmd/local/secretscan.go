@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"path/filepath"
 
-	"github.com/flowella/apikeys/shared/localscan"
+	"github.com/flowella/apikeys/local/localscan"
 )
 
 // secretScanningKeysURL is where make run's secret scanning endpoint reads

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/flowella/apikeys/shared/dynamotest"
+	"github.com/flowella/apikeys/local/dynamotest"
 	"github.com/flowella/apikeys/shared/keystore"
 )
 

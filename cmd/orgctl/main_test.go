@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/flowella/apikeys/shared/dynamotest"
+	"github.com/flowella/apikeys/local/dynamotest"
 	"github.com/flowella/apikeys/shared/keystore"
 )
 

@@ -1,7 +1,7 @@
 // Command report-leak reports a key to the running local stack as GitHub's
 // secret scanning reports a token it found in public code: a JSON array of
 // {token, type, url, source}, signed with the local test key pair whose
-// public key make run publishes (shared/localscan). `make report-leak
+// public key make run publishes (local/localscan). `make report-leak
 // KEY=flwl_test_…` runs it; watch the key revoke itself.
 package main
 
@@ -15,7 +15,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/flowella/apikeys/shared/localscan"
+	"github.com/flowella/apikeys/local/localscan"
 )
 
 func main() {

@@ -14,8 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/flowella/apikeys/local/dynamotest"
 	"github.com/flowella/apikeys/shared/activity"
-	"github.com/flowella/apikeys/shared/dynamotest"
 	"github.com/flowella/apikeys/shared/keystore"
 )
 

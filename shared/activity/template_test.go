@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowella/apikeys/local/dynamotest"
+	"github.com/flowella/apikeys/local/samtemplate"
 	"github.com/flowella/apikeys/shared/activity"
-	"github.com/flowella/apikeys/shared/dynamotest"
-	"github.com/flowella/apikeys/shared/samtemplate"
 )
 
 // The template's access log format carries what the recorder reads: a

@@ -12,10 +12,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 
+	"github.com/flowella/apikeys/local/dynamotest"
 	"github.com/flowella/apikeys/shared/adminapi"
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/authz"
-	"github.com/flowella/apikeys/shared/dynamotest"
 	"github.com/flowella/apikeys/shared/keystore"
 )
 

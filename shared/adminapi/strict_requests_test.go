@@ -9,11 +9,11 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/flowella/apikeys/local/dynamotest"
 	"github.com/flowella/apikeys/shared/adminapi"
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/audit"
 	"github.com/flowella/apikeys/shared/authz"
-	"github.com/flowella/apikeys/shared/dynamotest"
 	"github.com/flowella/apikeys/shared/keystore"
 )
 

@@ -17,12 +17,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/flowella/apikeys/local/dynamotest"
+	"github.com/flowella/apikeys/local/localfn"
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/authorizer"
 	"github.com/flowella/apikeys/shared/authz"
-	"github.com/flowella/apikeys/shared/dynamotest"
 	"github.com/flowella/apikeys/shared/keystore"
-	"github.com/flowella/apikeys/shared/localfn"
 	"github.com/flowella/apikeys/shared/session"
 )
 

@@ -11,12 +11,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
+	"github.com/flowella/apikeys/local/dynamotest"
+	"github.com/flowella/apikeys/local/localstream"
+	"github.com/flowella/apikeys/local/samtemplate"
+	"github.com/flowella/apikeys/local/streamsclient"
 	"github.com/flowella/apikeys/shared/audit"
-	"github.com/flowella/apikeys/shared/dynamotest"
 	"github.com/flowella/apikeys/shared/keystore"
-	"github.com/flowella/apikeys/shared/localstream"
-	"github.com/flowella/apikeys/shared/samtemplate"
-	"github.com/flowella/apikeys/shared/streamsclient"
 )
 
 // The id pointers written with keys must never become audit records: the

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowella/apikeys/local/localstream"
 	"github.com/flowella/apikeys/shared/audit"
 	"github.com/flowella/apikeys/shared/keystore"
-	"github.com/flowella/apikeys/shared/localstream"
 )
 
 func exposure(url, source string) keystore.Change {

@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/flowella/apikeys/local/dynamotest"
 	"github.com/flowella/apikeys/shared/apikey"
-	"github.com/flowella/apikeys/shared/dynamotest"
 	"github.com/flowella/apikeys/shared/keystore"
 )
 

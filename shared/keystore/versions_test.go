@@ -10,7 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/flowella/apikeys/shared/dynamofault"
+	"github.com/flowella/apikeys/local/dynamofault"
 	"github.com/flowella/apikeys/shared/keystore"
 )
 

@@ -15,10 +15,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/flowella/apikeys/local/dynamotest"
+	"github.com/flowella/apikeys/local/localscan"
 	"github.com/flowella/apikeys/shared/apikey"
-	"github.com/flowella/apikeys/shared/dynamotest"
 	"github.com/flowella/apikeys/shared/keystore"
-	"github.com/flowella/apikeys/shared/localscan"
 	"github.com/flowella/apikeys/shared/secretscan"
 )
 

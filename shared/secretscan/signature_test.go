@@ -19,7 +19,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/flowella/apikeys/shared/localscan"
+	"github.com/flowella/apikeys/local/localscan"
 	"github.com/flowella/apikeys/shared/secretscan"
 )
 
