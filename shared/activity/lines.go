@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/principal"
 )
 
 // DecisionMessage is the message of the authorizer's line per decision
@@ -76,7 +77,7 @@ func accessLine(str func(string) string, at time.Time) (Observation, bool) {
 	default:
 		o.Outcome = Allowed
 	}
-	if o.Status == 0 || str("principal_type") == "session" {
+	if o.Status == 0 || str(principal.FieldType) == string(principal.Session) {
 		return o, false
 	}
 	if !o.identified() {
@@ -129,9 +130,10 @@ func fill(o *Observation, str func(string) string, routeField string) bool {
 	if ip, err := netip.ParseAddr(str("source_ip")); err == nil {
 		o.SourceIP = ip.Unmap().String()
 	}
-	if id, org := str("key_id"), str("org_id"); keystore.ValidID(id) && validOrgID(org) {
+	// Both kinds name the key's fields as the authorizer context does.
+	if id, org := str(principal.FieldKeyID), str(principal.FieldOrgID); keystore.ValidID(id) && validOrgID(org) {
 		o.KeyID, o.OrgID = id, org
-		o.KeyPrefix = clip(str("key_prefix"), 32)
+		o.KeyPrefix = clip(str(principal.FieldKeyPrefix), 32)
 	}
 	return true
 }

@@ -16,8 +16,8 @@ import (
 
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/authz"
-	"github.com/flowella/apikeys/shared/httpapi"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/principal"
 	"github.com/flowella/apikeys/shared/session"
 )
 
@@ -41,7 +41,7 @@ var ErrUnavailable = errors.New("authorizer unavailable")
 type Decision struct {
 	Outcome     Outcome
 	PrincipalID string
-	Context     map[string]any // for the backend; strings only
+	Context     map[string]any // for the backend: principal.Encode of who is calling
 	Code        ReasonCode     // stable, for logs and key activity
 	Reason      string         // for people reading logs, never the token
 	// Key is the presented API key as far as it was identified: the prefix
@@ -194,14 +194,9 @@ func (a *Authorizer) decideKey(ctx context.Context, r Request) (Decision, error)
 	}
 	// Denials carry the key's identity too, so access logs show which key
 	// was refused.
-	identity := map[string]any{
-		"principal_type": httpapi.PrincipalAPIKey,
-		"org_id":         k.OrgID,
-		"key_id":         k.ID,
-		"key_prefix":     k.Prefix,
-	}
+	identity := principal.Principal{Type: principal.APIKey, OrgID: k.OrgID, KeyID: k.ID, KeyPrefix: k.Prefix}
 	forbidden := func(code ReasonCode, reason string) (Decision, error) {
-		return Decision{Outcome: Forbidden, PrincipalID: k.ID, Context: identity, Code: code, Reason: reason, Key: who}, nil
+		return Decision{Outcome: Forbidden, PrincipalID: k.ID, Context: principal.Encode(identity), Code: code, Reason: reason, Key: who}, nil
 	}
 	route, params, ok := a.route(r)
 	if !ok {
@@ -225,12 +220,10 @@ func (a *Authorizer) decideKey(ctx context.Context, r Request) (Decision, error)
 		return forbidden(ReasonChannelNotAllowed, "api key is not allowed on channel "+ch)
 	}
 	a.touch(ctx, k, now)
-	identity["scopes"] = strings.Join(effective, " ")
-	if len(k.Channels) > 0 {
-		// Backends enforce the limit where a channel is named outside the path.
-		identity["channels"] = strings.Join(k.Channels, " ")
-	}
-	return Decision{Outcome: Allow, PrincipalID: k.ID, Code: ReasonAllowed, Reason: "api key", Context: identity, Key: who}, nil
+	identity.Scopes = effective
+	// Backends enforce the limit where a channel is named outside the path.
+	identity.Channels = k.Channels
+	return Decision{Outcome: Allow, PrincipalID: k.ID, Code: ReasonAllowed, Reason: "api key", Context: principal.Encode(identity), Key: who}, nil
 }
 
 // touch records last use at most once a minute per key: it skips the write
@@ -266,12 +259,7 @@ func (a *Authorizer) decideSession(r Request) Decision {
 		PrincipalID: p.UserID,
 		Code:        ReasonAllowed,
 		Reason:      "session of " + p.UserID,
-		Context: map[string]any{
-			"principal_type": httpapi.PrincipalSession,
-			"org_id":         p.OrgID,
-			"user_id":        p.UserID,
-			"role":           p.Role,
-		},
+		Context:     principal.Encode(principal.Principal{Type: principal.Session, OrgID: p.OrgID, UserID: p.UserID, Role: p.Role}),
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/flowella/apikeys/shared/principal"
 )
 
 // ErrUnauthorized is the error text API Gateway turns into a 401.
@@ -135,7 +137,8 @@ func (a *Authorizer) decideAndLog(ctx context.Context, r Request, requestID, ext
 		"resource", r.Resource, "path", r.Path, "source_ip", r.SourceIP, "user_agent", r.UserAgent,
 		"outcome", d.Outcome.String(), "reason_code", string(d.Code), "reason", d.Reason}
 	if d.Key.Prefix != "" {
-		attrs = append(attrs, "key_id", d.Key.ID, "key_prefix", d.Key.Prefix, "org_id", d.Key.OrgID)
+		// Named as in the access log, so key activity reads both alike.
+		attrs = append(attrs, principal.FieldKeyID, d.Key.ID, principal.FieldKeyPrefix, d.Key.Prefix, principal.FieldOrgID, d.Key.OrgID)
 	}
 	a.log.Log(ctx, level, "authorizer decision", attrs...)
 	return d, nil

@@ -15,14 +15,16 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/flowella/apikeys/shared/principal"
 )
 
-// Roles a session may carry.
+// Roles a session may carry; package principal owns them.
 const (
-	RoleOwner    = "owner"
-	RoleAdmin    = "admin"
-	RoleMember   = "member"
-	RoleReadOnly = "read_only"
+	RoleOwner    = principal.RoleOwner
+	RoleAdmin    = principal.RoleAdmin
+	RoleMember   = principal.RoleMember
+	RoleReadOnly = principal.RoleReadOnly
 )
 
 // ErrInvalid covers every reason a token is refused; the reason is wrapped
@@ -194,9 +196,7 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 	if p.UserID == "" || p.OrgID == "" || p.Role == "" {
 		return Principal{}, fmt.Errorf("%w: claims %s, %s and %s are required", ErrInvalid, v.cfg.ClaimUser, v.cfg.ClaimOrg, v.cfg.ClaimRole)
 	}
-	switch p.Role {
-	case RoleOwner, RoleAdmin, RoleMember, RoleReadOnly:
-	default:
+	if !principal.KnownRole(p.Role) {
 		return Principal{}, fmt.Errorf("%w: unknown role %q", ErrInvalid, p.Role)
 	}
 	return p, nil

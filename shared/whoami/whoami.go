@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/flowella/apikeys/shared/httpapi"
+	"github.com/flowella/apikeys/shared/principal"
 )
 
 // Response is the whoami body.
@@ -29,7 +30,7 @@ func Handle(_ context.Context, req events.APIGatewayProxyRequest) (events.APIGat
 	if err != nil {
 		return httpapi.ErrorResponse(httpapi.AsError(err), reqID), nil
 	}
-	if c.Type != httpapi.PrincipalAPIKey {
+	if c.Type != principal.APIKey {
 		return httpapi.ErrorResponse(httpapi.Forbidden("whoami describes API keys; call it with an API key"), reqID), nil
 	}
 	scopes := c.Scopes
@@ -37,6 +38,6 @@ func Handle(_ context.Context, req events.APIGatewayProxyRequest) (events.APIGat
 		scopes = []string{}
 	}
 	return httpapi.JSON(http.StatusOK, Response{
-		Object: "whoami", PrincipalType: c.Type, OrgID: c.OrgID, KeyID: c.KeyID, KeyPrefix: c.KeyPrefix, Scopes: scopes,
+		Object: "whoami", PrincipalType: string(c.Type), OrgID: c.OrgID, KeyID: c.KeyID, KeyPrefix: c.KeyPrefix, Scopes: scopes,
 	}, reqID), nil
 }
