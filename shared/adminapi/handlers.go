@@ -64,8 +64,9 @@ type tagged interface{ ETag() string }
 const RetryAfterSeconds = "1"
 
 // endpoint wraps a handler body with the checks every admin endpoint shares:
-// a session of a role the route map grants the route, no query parameter the endpoint does not
-// take (queryParams), and one place where errors become responses.
+// a session of a role the route map grants the route, no query parameter
+// the endpoint does not take (queryParams), and one place where errors
+// become responses.
 func (h *Handlers) endpoint(name string, body func(context.Context, httpapi.Caller, events.APIGatewayProxyRequest) (int, any, error)) Proxy {
 	return func(ctx context.Context, req events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
 		reqID := req.RequestContext.RequestID

@@ -78,7 +78,7 @@ func Decode(ctx map[string]any) (Principal, error) {
 	}
 	switch {
 	case len(bad) > 0:
-		return Principal{}, fmt.Errorf("%w: %s not a string", ErrInvalid, strings.Join(bad, ", "))
+		return Principal{}, fmt.Errorf("%w: %s: not a string, number or boolean", ErrInvalid, strings.Join(bad, ", "))
 	case p.Type != Session && p.Type != APIKey:
 		return Principal{}, fmt.Errorf("%w: unknown %s %q", ErrInvalid, FieldType, p.Type)
 	case p.OrgID == "":
