@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/flowella/apikeys/local/dynamotest"
+	"github.com/flowella/apikeys/local/localsession"
 	"github.com/flowella/apikeys/local/localstack"
 	"github.com/flowella/apikeys/local/samtemplate"
 	"github.com/flowella/apikeys/local/streamsclient"
@@ -144,7 +145,7 @@ func (h *harness) accessLogged(method, path string, status int, prefix string) b
 
 func (h *harness) token(org, user, role string) string {
 	h.t.Helper()
-	tok, err := session.IssueHS256(testSecret, session.Principal{UserID: user, OrgID: org, Role: role}, time.Hour, h.issuer, h.audience)
+	tok, err := localsession.IssueHS256(testSecret, session.Principal{UserID: user, OrgID: org, Role: role}, time.Hour, h.issuer, h.audience)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/flowella/apikeys/local/dynamotest"
 	"github.com/flowella/apikeys/local/localfn"
+	"github.com/flowella/apikeys/local/localsession"
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/authorizer"
 	"github.com/flowella/apikeys/shared/authz"
@@ -332,8 +333,8 @@ func httpV2Event(method, path, authorization string) []byte {
 func TestEventFormats(t *testing.T) {
 	f := newFixture(t)
 	k := f.key(t, "contacts:read")
-	admin, _ := session.IssueHS256(hsSecret, session.Principal{UserID: "u_1", OrgID: "org_a", Role: "admin"}, time.Hour, "", "")
-	member, _ := session.IssueHS256(hsSecret, session.Principal{UserID: "u_2", OrgID: "org_a", Role: "member"}, time.Hour, "", "")
+	admin, _ := localsession.IssueHS256(hsSecret, session.Principal{UserID: "u_1", OrgID: "org_a", Role: "admin"}, time.Hour, "", "")
+	member, _ := localsession.IssueHS256(hsSecret, session.Principal{UserID: "u_2", OrgID: "org_a", Role: "member"}, time.Hour, "", "")
 	tokenEvent := func(method, path, tok string) []byte {
 		return []byte(`{"type":"TOKEN","authorizationToken":"Bearer ` + tok + `","methodArn":"arn:aws:execute-api:eu-west-1:123456789012:abc123/prod/` + method + path + `"}`)
 	}
