@@ -5,6 +5,7 @@ import (
 	"maps"
 	"path/filepath"
 
+	"github.com/flowella/apikeys/local/localsession"
 	"github.com/flowella/apikeys/shared/session"
 )
 
@@ -17,7 +18,7 @@ import (
 func sessionParameters(root string, getenv func(string) string, log *slog.Logger) (map[string]string, error) {
 	cfg := session.ConfigFromEnv(getenv)
 	if cfg.JWKSURL == "" && cfg.HS256Secret == "" && cfg.HS256SecretName == "" {
-		secret, err := session.LoadOrCreateSecret(filepath.Join(root, ".local", "session-secret"))
+		secret, err := localsession.LoadOrCreateSecret(filepath.Join(root, ".local", "session-secret"))
 		if err != nil {
 			return nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/flowella/apikeys/local/localsession"
 	"github.com/flowella/apikeys/shared/session"
 )
 
@@ -37,13 +38,13 @@ func main() {
 	secret := os.Getenv("SESSION_HS256_SECRET")
 	if secret == "" {
 		var err error
-		if secret, err = session.LoadOrCreateSecret(*secretFile); err != nil {
+		if secret, err = localsession.LoadOrCreateSecret(*secretFile); err != nil {
 			fmt.Fprintln(os.Stderr, "token:", err)
 			os.Exit(1)
 		}
 	}
 	// The issuer and audience the local stack checks, when set.
-	tok, err := session.IssueHS256(secret, session.Principal{UserID: *user, OrgID: *org, Role: *role}, *ttl,
+	tok, err := localsession.IssueHS256(secret, session.Principal{UserID: *user, OrgID: *org, Role: *role}, *ttl,
 		os.Getenv("SESSION_ISSUER"), os.Getenv("SESSION_AUDIENCE"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "token:", err)

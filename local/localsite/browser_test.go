@@ -31,6 +31,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/flowella/apikeys/local/dynamotest"
+	"github.com/flowella/apikeys/local/localsession"
 	"github.com/flowella/apikeys/local/localsite"
 	"github.com/flowella/apikeys/local/localstack"
 	"github.com/flowella/apikeys/local/samtemplate"
@@ -115,7 +116,7 @@ func newStackSite(t *testing.T) *stackSite {
 
 func (s *stackSite) token(org, user, role string) string {
 	s.t.Helper()
-	tok, err := session.IssueHS256(testSecret, session.Principal{UserID: user, OrgID: org, Role: role}, time.Hour, "", "")
+	tok, err := localsession.IssueHS256(testSecret, session.Principal{UserID: user, OrgID: org, Role: role}, time.Hour, "", "")
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowella/apikeys/local/localsession"
 	"github.com/flowella/apikeys/shared/authz"
 	"github.com/flowella/apikeys/shared/httpapi"
 	"github.com/flowella/apikeys/shared/session"
@@ -207,7 +208,7 @@ func (s *site) mint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := session.Principal{UserID: in.UserID, OrgID: in.OrgID, Role: in.Role}
-	tok, err := session.IssueHS256(s.cfg.SessionSecret, p, s.cfg.TTL, s.cfg.Issuer, s.cfg.Audience)
+	tok, err := localsession.IssueHS256(s.cfg.SessionSecret, p, s.cfg.TTL, s.cfg.Issuer, s.cfg.Audience)
 	if err != nil {
 		s.cfg.Log.Error("local sign-in failed", "error", err.Error())
 		writeError(w, httpapi.AsError(err))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowella/apikeys/local/apigw"
 	"github.com/flowella/apikeys/local/dynamotest"
+	"github.com/flowella/apikeys/local/localsession"
 	"github.com/flowella/apikeys/local/localstack"
 	"github.com/flowella/apikeys/local/samtemplate"
 	"github.com/flowella/apikeys/shared/keystore"
@@ -58,7 +59,7 @@ func BenchmarkAuthorizerRecording(b *testing.B) {
 	go func() { defer wg.Done(); _ = on.Logs.Run(ctx) }()
 	b.Cleanup(func() { cancel(); wg.Wait() })
 
-	admin, err := session.IssueHS256(testSecret, session.Principal{UserID: "u_bench", OrgID: "org_a", Role: "admin"}, time.Hour, "", "")
+	admin, err := localsession.IssueHS256(testSecret, session.Principal{UserID: "u_bench", OrgID: "org_a", Role: "admin"}, time.Hour, "", "")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,9 +9,6 @@ func TestChannelScopedKeys(t *testing.T) {
 	h := newHarness(t)
 	admin := h.token("org_a", "u_a", "admin")
 	id, secret := h.createKey(admin, map[string]any{"label": "one number", "scopes": []string{"messages:send"}, "channels": []string{"ch_1", "ch_1", "wa-2"}})
-	if r := h.do("GET", "/v1/api-keys/"+id, admin, nil); strings.Join(toStrings(r.Body["channels"]), ",") != "ch_1,wa-2" {
-		t.Fatalf("channels: %s", r.Raw)
-	}
 	r := h.do("POST", "/v1/channels/ch_1/messages", secret, map[string]any{"to": "+15550100"})
 	if r.Status != 200 || strings.Join(toStrings(r.Body["channels"]), ",") != "ch_1,wa-2" {
 		t.Fatalf("own channel: %d %s", r.Status, r.Raw)
@@ -28,10 +25,6 @@ func TestChannelScopedKeys(t *testing.T) {
 	}
 	if r := h.do("POST", "/v1/channels/ch_9/messages", secret, map[string]any{}); r.Status != 200 {
 		t.Fatalf("after lifting: %d", r.Status)
-	}
-	r = h.do("PATCH", "/v1/api-keys/"+id, admin, map[string]any{"channels": []string{"ok_1", "bad id", "", strings.Repeat("x", 65)}})
-	if r.Status != 400 || !strings.Contains(r.Raw, "bad id") {
-		t.Fatalf("bad channels: %d %s", r.Status, r.Raw)
 	}
 	items := h.waitAudit("org_a", 2)
 	if items[0]["type"] != "api_key.channels_changed" {

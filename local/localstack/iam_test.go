@@ -17,6 +17,7 @@ import (
 
 	"github.com/flowella/apikeys/local/dynamotest"
 	"github.com/flowella/apikeys/local/localiam"
+	"github.com/flowella/apikeys/local/localsession"
 	"github.com/flowella/apikeys/local/localstack"
 	"github.com/flowella/apikeys/local/samtemplate"
 	"github.com/flowella/apikeys/shared/keystore"
@@ -173,7 +174,7 @@ func newIAMClient(t *testing.T, tpl *samtemplate.Template) *iamClient {
 	if err := keystore.New(db, tables["KeysTable"], tables["OrgsTable"]).SetOrg(context.Background(), "org_a", "paid", nil); err != nil {
 		t.Fatal(err)
 	}
-	c.token, err = session.IssueHS256(testSecret, session.Principal{UserID: "u_admin", OrgID: "org_a", Role: "admin"}, time.Hour, "", "")
+	c.token, err = localsession.IssueHS256(testSecret, session.Principal{UserID: "u_admin", OrgID: "org_a", Role: "admin"}, time.Hour, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

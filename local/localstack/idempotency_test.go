@@ -92,50 +92,6 @@ func replayedKey(t *testing.T, r response) map[string]any {
 	return key
 }
 
-func TestIdempotentCreate(t *testing.T) {
-	h := newHarness(t)
-	admin := h.token("org_a", "u_a", "admin")
-	const body = `{"label":"zapier","scopes":["messages:send"]}`
-
-	first := h.idempotent("POST", "/v1/api-keys", admin, "zap-1", body)
-	if first.Status != 201 || first.Body["secret"] == nil {
-		t.Fatalf("create: %d %s", first.Status, first.Raw)
-	}
-	secret := first.Body["secret"].(string)
-
-	// The same request again: the first key, without its secret.
-	again := h.idempotent("POST", "/v1/api-keys", admin, "zap-1", `{ "scopes": ["messages:send"], "label": "zapier" }`)
-	if key := replayedKey(t, again); key["id"] != first.Body["id"] || strings.Contains(again.Raw, secret[16:]) {
-		t.Fatalf("replay: %s", again.Raw)
-	}
-	// The same Idempotency-Key with another request is refused.
-	if r := h.idempotent("POST", "/v1/api-keys", admin, "zap-1", `{"label":"zapier 2"}`); r.Status != 422 || code(r) != "idempotency_key_reused" {
-		t.Fatalf("reused key: %d %s", r.Status, r.Raw)
-	}
-	for _, bad := range []string{strings.Repeat("x", 256), "tab\there"} {
-		if r := h.idempotent("POST", "/v1/api-keys", admin, bad, body); r.Status != 400 || code(r) != "validation_failed" {
-			t.Fatalf("Idempotency-Key %q: %d %s", bad, r.Status, r.Raw)
-		}
-	}
-	if ids := h.keyIDs(admin); len(ids) != 1 || ids[0] != first.Body["id"] {
-		t.Fatalf("keys after retries: %v", ids)
-	}
-
-	// Another organisation's Idempotency-Keys are its own.
-	if r := h.idempotent("POST", "/v1/api-keys", h.token("org_b", "u_b", "owner"), "zap-1", body); r.Status != 201 {
-		t.Fatalf("same Idempotency-Key in org_b: %d %s", r.Status, r.Raw)
-	}
-	// Without the header, today's behaviour: every request makes a key.
-	for range 2 {
-		if r := h.idempotent("POST", "/v1/api-keys", admin, "", body); r.Status != 201 {
-			t.Fatalf("without Idempotency-Key: %d %s", r.Status, r.Raw)
-		}
-	}
-	if ids := h.keyIDs(admin); len(ids) != 3 {
-		t.Fatalf("org_a has %d keys, want 3", len(ids))
-	}
-}
-
 func TestCreateRetriedAfterLostResponseLeavesOneKey(t *testing.T) {
 	h := newHarness(t)
 	admin := h.token("org_a", "u_a", "admin")

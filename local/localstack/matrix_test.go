@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/flowella/apikeys/local/localsession"
 	"github.com/flowella/apikeys/shared/session"
 )
 
@@ -59,7 +60,7 @@ func unsignedToken(claims map[string]any) string {
 func TestRoleTenantCredentialMatrix(t *testing.T) {
 	h := newHarnessWith(t, map[string]string{"SessionIssuer": matrixIssuer, "SessionAudience": matrixAudience})
 	token := func(org, role string, ttl time.Duration, secret, iss, aud string) string {
-		tok, err := session.IssueHS256(secret, session.Principal{UserID: "u_" + role + "_" + org, OrgID: org, Role: role}, ttl, iss, aud)
+		tok, err := localsession.IssueHS256(secret, session.Principal{UserID: "u_" + role + "_" + org, OrgID: org, Role: role}, ttl, iss, aud)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -220,3 +220,82 @@ func TestIdempotencyKeyRules(t *testing.T) {
 		t.Fatalf("org has %d keys, want 4", n)
 	}
 }
+
+// idempotent sends a create or roll with this Idempotency-Key (none when "").
+func (a *apiHarness) idempotent(method, path string, who caller, key, body string) apiResponse {
+	a.t.Helper()
+	var headers map[string]string
+	if key != "" {
+		headers = map[string]string{adminapi.IdempotencyHeader: key}
+	}
+	var b any
+	if body != "" {
+		b = body
+	}
+	return a.send(method, path, who, b, headers)
+}
+
+// A retried create answers 409 idempotent_replay naming the first key, not
+// its secret; the same Idempotency-Key for another request is 422; each
+// organisation's keys are its own; without the header every request makes
+// a key.
+func TestIdempotentCreate(t *testing.T) {
+	a := newAPI(t)
+	admin := sessionOf("org_a", "u_a", "admin")
+	const body = `{"label":"zapier","scopes":["messages:send"]}`
+
+	first := a.idempotent("POST", "/v1/api-keys", admin, "zap-1", body)
+	if first.Status != 201 || first.Body["secret"] == nil {
+		t.Fatalf("create: %d %s", first.Status, first.Raw)
+	}
+	secret := first.Body["secret"].(string)
+
+	// The same request again: the first key, without its secret.
+	again := a.idempotent("POST", "/v1/api-keys", admin, "zap-1", `{ "scopes": ["messages:send"], "label": "zapier" }`)
+	if key := checkReplay(t, again.Status, again.Body); key["id"] != first.Body["id"] || strings.Contains(again.Raw, secret[16:]) ||
+		strings.Contains(again.Raw, `secret":`) {
+		t.Fatalf("replay: %s", again.Raw)
+	}
+	// The same Idempotency-Key with another request is refused.
+	if r := a.idempotent("POST", "/v1/api-keys", admin, "zap-1", `{"label":"zapier 2"}`); r.Status != 422 || r.code() != "idempotency_key_reused" {
+		t.Fatalf("reused key: %d %s", r.Status, r.Raw)
+	}
+	for _, bad := range []string{strings.Repeat("x", 256), "tab\there"} {
+		if r := a.idempotent("POST", "/v1/api-keys", admin, bad, body); r.Status != 400 || r.code() != "validation_failed" {
+			t.Fatalf("Idempotency-Key %q: %d %s", bad, r.Status, r.Raw)
+		}
+	}
+	if ids := a.keyIDs(admin); len(ids) != 1 || ids[0] != first.Body["id"] {
+		t.Fatalf("keys after retries: %v", ids)
+	}
+
+	// Another organisation's Idempotency-Keys are its own.
+	if r := a.idempotent("POST", "/v1/api-keys", sessionOf("org_b", "u_b", "owner"), "zap-1", body); r.Status != 201 {
+		t.Fatalf("same Idempotency-Key in org_b: %d %s", r.Status, r.Raw)
+	}
+	// Without the header, today's behaviour: every request makes a key.
+	for range 2 {
+		if r := a.idempotent("POST", "/v1/api-keys", admin, "", body); r.Status != 201 {
+			t.Fatalf("without Idempotency-Key: %d %s", r.Status, r.Raw)
+		}
+	}
+	if ids := a.keyIDs(admin); len(ids) != 3 {
+		t.Fatalf("org_a has %d keys, want 3", len(ids))
+	}
+}
+
+// 422 on roll: the Idempotency-Key of one roll sent with another request.
+func TestIdempotentRoll422(t *testing.T) {
+	a := newAPI(t)
+	admin := sessionOf("org_a", "u_a", "admin")
+	id, _ := a.createKey(admin, map[string]any{"label": "ci"})
+	if r := a.idempotent("POST", "/v1/api-keys/"+id+"/roll", admin, "roll-1", `{"grace_period_seconds":60}`); r.Status != 201 {
+		t.Fatalf("roll: %d %s", r.Status, r.Raw)
+	}
+	if r := a.idempotent("POST", "/v1/api-keys/"+id+"/roll", admin, "roll-1", `{"grace_period_seconds":120}`); r.Status != 422 || r.code() != "idempotency_key_reused" {
+		t.Fatalf("reused key: %d %s", r.Status, r.Raw)
+	}
+	if ids := a.keyIDs(admin); len(ids) != 2 {
+		t.Fatalf("%d keys, want the old one and one successor", len(ids))
+	}
+}

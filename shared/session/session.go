@@ -5,12 +5,8 @@ package session
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -215,48 +211,4 @@ func (v *Verifier) key(t *jwt.Token) (any, error) {
 func stringClaim(c jwt.MapClaims, name string) string {
 	s, _ := c[name].(string)
 	return s
-}
-
-// IssueHS256 signs a session token; the local stack's `make token` uses it.
-func IssueHS256(secret string, p Principal, ttl time.Duration, issuer, audience string) (string, error) {
-	now := time.Now()
-	claims := jwt.MapClaims{
-		"sub":    p.UserID,
-		"org_id": p.OrgID,
-		"role":   p.Role,
-		"iat":    now.Unix(),
-		"exp":    now.Add(ttl).Unix(),
-	}
-	if issuer != "" {
-		claims["iss"] = issuer
-	}
-	if audience != "" {
-		claims["aud"] = audience
-	}
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(secret))
-}
-
-// LoadOrCreateSecret reads the HS256 secret kept in path, creating it (32
-// random bytes, hex, mode 0600) when it does not exist, so that `make token`
-// and the local stack agree without any setup.
-func LoadOrCreateSecret(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err == nil && len(strings.TrimSpace(string(b))) >= 32 {
-		return strings.TrimSpace(string(b)), nil
-	}
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("read session secret: %w", err)
-	}
-	var raw [32]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", err
-	}
-	secret := hex.EncodeToString(raw[:])
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("write session secret: %w", err)
-	}
-	return secret, nil
 }

@@ -44,6 +44,20 @@ func signHeader(t *testing.T, method jwt.SigningMethod, key any, claims jwt.MapC
 	return s
 }
 
+// issueHS256 signs p's claims under the default claim names, as the local
+// stack's tokens are (local/localsession, which this package cannot import).
+func issueHS256(t testing.TB, secret string, p Principal, ttl time.Duration) string {
+	t.Helper()
+	now := time.Now()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": p.UserID, "org_id": p.OrgID, "role": p.Role, "iat": now.Unix(), "exp": now.Add(ttl).Unix(),
+	}).SignedString([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
 func TestHS256(t *testing.T) {
 	v := hsVerifier(t, Config{Issuer: "flowella", Audience: "dashboard"})
 	exp := time.Now().Add(time.Hour).Unix()
@@ -117,7 +131,7 @@ func TestNoConfigRefusesEverything(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _ := IssueHS256(secret, Principal{"u", "o", "owner"}, time.Minute, "", "")
+	tok := issueHS256(t, secret, Principal{"u", "o", "owner"}, time.Minute)
 	if _, err := v.Verify(tok); err == nil {
 		t.Fatal("unconfigured verifier accepted a token")
 	}
@@ -177,7 +191,7 @@ func TestNamedSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _ := IssueHS256(secret, Principal{"u_1", "org_a", "admin"}, time.Minute, "", "")
+	tok := issueHS256(t, secret, Principal{"u_1", "org_a", "admin"}, time.Minute)
 	for range 3 {
 		if _, err := v.Verify(tok); err != nil {
 			t.Fatal(err)

@@ -1,4 +1,4 @@
-package localstack_test
+package adminapi_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 // planWarning is the scopes_not_in_plan warning of a key response, or nil;
 // it fails the test when the response has no warnings array.
-func planWarning(t *testing.T, r response) map[string]any {
+func planWarning(t *testing.T, r apiResponse) map[string]any {
 	t.Helper()
 	ws, ok := r.Body["warnings"].([]any)
 	if !ok {
@@ -35,10 +35,10 @@ func scopesOf(w map[string]any) []string {
 // still made (a plan upgrade makes them work), and the create, PATCH and
 // GET answers say which scopes the plan does not grant.
 func TestScopesOutsideThePlanAreWarnedOf(t *testing.T) {
-	h := newHarness(t)
-	hobby := h.token("org_b", "u_b", "admin") // org_b is on hobby: no analytics:read, no webhooks:manage
+	a := newAPI(t)
+	hobby := sessionOf("org_b", "u_b", "admin") // org_b is on hobby: no analytics:read, no webhooks:manage
 
-	r := h.do("POST", "/v1/api-keys", hobby, map[string]any{"label": "reports",
+	r := a.do("POST", "/v1/api-keys", hobby, map[string]any{"label": "reports",
 		"scopes": []string{"messages:send", "analytics:read", "webhooks:manage"}})
 	if r.Status != http.StatusCreated {
 		t.Fatalf("create: %d %s", r.Status, r.Raw)
@@ -52,36 +52,36 @@ func TestScopesOutsideThePlanAreWarnedOf(t *testing.T) {
 		t.Fatalf("the scopes were not all kept: %s", r.Raw)
 	}
 
-	r = h.do("GET", "/v1/api-keys/"+id, hobby, nil)
+	r = a.do("GET", "/v1/api-keys/"+id, hobby, nil)
 	if w := planWarning(t, r); r.Status != http.StatusOK || w == nil || !slices.Equal(scopesOf(w), []string{"analytics:read", "webhooks:manage"}) {
 		t.Fatalf("get: %d %s", r.Status, r.Raw)
 	}
 
-	r = h.do("PATCH", "/v1/api-keys/"+id, hobby, map[string]any{"scopes": []string{"analytics:read"}})
+	r = a.do("PATCH", "/v1/api-keys/"+id, hobby, map[string]any{"scopes": []string{"analytics:read"}})
 	if w := planWarning(t, r); r.Status != http.StatusOK || w == nil || !slices.Equal(scopesOf(w), []string{"analytics:read"}) {
 		t.Fatalf("patch to another scope outside the plan: %d %s", r.Status, r.Raw)
 	}
-	r = h.do("PATCH", "/v1/api-keys/"+id, hobby, map[string]any{"scopes": []string{"messages:send"}})
+	r = a.do("PATCH", "/v1/api-keys/"+id, hobby, map[string]any{"scopes": []string{"messages:send"}})
 	if r.Status != http.StatusOK || planWarning(t, r) != nil {
 		t.Fatalf("patch back inside the plan: %d %s", r.Status, r.Raw)
 	}
-	r = h.do("PATCH", "/v1/api-keys/"+id, hobby, map[string]any{"scopes": []string{"analytics:read"}, "label": "reports"})
+	r = a.do("PATCH", "/v1/api-keys/"+id, hobby, map[string]any{"scopes": []string{"analytics:read"}, "label": "reports"})
 	if r.Status != http.StatusOK || planWarning(t, r) == nil {
 		t.Fatalf("patch outside again: %d %s", r.Status, r.Raw)
 	}
 
 	// The plan upgraded, the same key is warned of nothing.
-	if err := h.store.SetOrg(context.Background(), "org_b", "paid", nil); err != nil {
+	if err := a.store.SetOrg(context.Background(), "org_b", "paid", nil); err != nil {
 		t.Fatal(err)
 	}
-	r = h.do("GET", "/v1/api-keys/"+id, hobby, nil)
+	r = a.do("GET", "/v1/api-keys/"+id, hobby, nil)
 	if r.Status != http.StatusOK || planWarning(t, r) != nil {
 		t.Fatalf("get after the upgrade: %d %s", r.Status, r.Raw)
 	}
 
 	// Inside the plan, and "*": an empty warnings array.
 	for _, scopes := range [][]string{{"messages:send"}, {"*"}} {
-		r = h.do("POST", "/v1/api-keys", h.token("org_c", "u_c", "owner"), map[string]any{"label": "ok", "scopes": scopes})
+		r = a.do("POST", "/v1/api-keys", sessionOf("org_c", "u_c", "owner"), map[string]any{"label": "ok", "scopes": scopes})
 		if r.Status != http.StatusCreated || len(r.Body["warnings"].([]any)) != 0 {
 			t.Fatalf("create with %v on hobby: %d %s", scopes, r.Status, r.Raw)
 		}
