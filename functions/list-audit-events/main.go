@@ -1,27 +1,10 @@
-// Command list-audit-events is the ListAuditEventsFunction Lambda: the admin
-// endpoint served by adminapi.Handlers.AuditEvents.
+// Command list-audit-events is the ListAuditEventsFunction Lambda: GET
+// /v1/audit-events.
 package main
 
 import (
-	"context"
-	"errors"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
-
 	"github.com/flowella/apikeys/shared/adminapi"
-	"github.com/flowella/apikeys/shared/deployconfig"
+	"github.com/flowella/apikeys/shared/lambdafn"
 )
 
-func main() {
-	// Configuration, logger and DynamoDB client, once per process.
-	fn, err := deployconfig.FromEnv(context.Background())
-	if err == nil && fn.AuditTable == "" {
-		err = errors.New("AUDIT_TABLE must be set")
-	}
-	if err != nil {
-		fn.Log.Error("start-up", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start(adminapi.New(fn).AuditEvents())
-}
+func main() { lambdafn.Main(adminapi.BuildListAuditEvents) }

@@ -2,11 +2,8 @@
 package main
 
 import (
-	"github.com/aws/aws-lambda-go/lambda"
-
+	"github.com/flowella/apikeys/shared/lambdafn"
 	"github.com/flowella/apikeys/shared/whoami"
 )
 
-func main() {
-	lambda.Start(whoami.Handle)
-}
+func main() { lambdafn.Main(whoami.Build) }

@@ -99,7 +99,7 @@ func Build(ctx context.Context, cfg Config) (*Stack, error) {
 		}
 		// Each function gets its own client, held to its role.
 		db := dynamodb.New(cfg.DB.Options(), iam.DynamoDB(fn), s.Faults.Option())
-		h, err := build(ctx, fn, func(k string) string { return env[k] }, Deps{DB: db, Log: s.functionLog(fn)})
+		h, err := build(ctx, fn, env, db, s.functionLog(fn))
 		if err != nil {
 			return nil, err
 		}

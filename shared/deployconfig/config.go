@@ -1,22 +1,24 @@
-// Package deployconfig reads the settings every function shares from its
-// environment, as template.yaml sets them (or the local stack, from the same
-// template).
+// Package deployconfig reads the settings the key-store functions share from
+// their environment, as template.yaml sets them (or the local stack, from the
+// same template).
 package deployconfig
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 
-	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"github.com/flowella/apikeys/shared/dynamo"
 
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/authz"
+	"github.com/flowella/apikeys/shared/lambdafn"
+)
+
+// The tables only some functions have; Load reads one only when asked.
+const (
+	AuditTable       = "AUDIT_TABLE"
+	IdempotencyTable = "IDEMPOTENCY_TABLE"
+	ActivityTable    = "ACTIVITY_TABLE"
 )
 
 // Config is a function's shared configuration.
@@ -34,10 +36,12 @@ type Config struct {
 	Catalog       *authz.Catalog
 }
 
-// Load reads KEYS_TABLE, ORGS_TABLE, AUDIT_TABLE, IDEMPOTENCY_TABLE,
-// ACTIVITY_TABLE, KEY_ENVIRONMENT and the scope catalog (AUTHZ_CONFIG_FILE
-// or the built-in one) through getenv. Only the two key tables are required.
-func Load(getenv func(string) string) (Config, error) {
+// Load reads, through getenv, KEYS_TABLE and ORGS_TABLE, KEY_ENVIRONMENT and
+// the scope catalog (AUTHZ_CONFIG_FILE or the built-in one), and the tables
+// named in also (AuditTable, IdempotencyTable, ActivityTable). Every table
+// it reads is required: a function asks for exactly the tables its template
+// entry gives it, and reads no other.
+func Load(getenv func(string) string, also ...string) (Config, error) {
 	env, err := apikey.ParseEnv(getenv("KEY_ENVIRONMENT"))
 	if err != nil {
 		return Config{}, fmt.Errorf("KEY_ENVIRONMENT: %w", err)
@@ -46,42 +50,40 @@ func Load(getenv func(string) string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{
-		KeysTable:        getenv("KEYS_TABLE"),
-		OrgsTable:        getenv("ORGS_TABLE"),
-		AuditTable:       getenv("AUDIT_TABLE"),
-		IdempotencyTable: getenv("IDEMPOTENCY_TABLE"),
-		ActivityTable:    getenv("ACTIVITY_TABLE"),
-		KeyEnv:           env,
-		Catalog:          catalog,
+	c := Config{KeyEnv: env, Catalog: catalog}
+	optional := map[string]*string{AuditTable: &c.AuditTable, IdempotencyTable: &c.IdempotencyTable, ActivityTable: &c.ActivityTable}
+	fields := []*string{&c.KeysTable, &c.OrgsTable}
+	for _, name := range also {
+		f, ok := optional[name]
+		if !ok {
+			return Config{}, fmt.Errorf("deployconfig: %q is not one of the optional tables", name)
+		}
+		fields = append(fields, f)
 	}
-	if c.KeysTable == "" || c.OrgsTable == "" {
-		return Config{}, errors.New("KEYS_TABLE and ORGS_TABLE must be set")
+	tables, err := lambdafn.Env{Getenv: getenv}.Required(append([]string{"KEYS_TABLE", "ORGS_TABLE"}, also...)...)
+	if err != nil {
+		return Config{}, err
+	}
+	for i, f := range fields {
+		*f = tables[i]
 	}
 	return c, nil
 }
 
-// Function is what a function's main builds once per process: its
-// configuration, its logger and its DynamoDB client.
+// Function is what a key-store function is built from: its configuration,
+// its logger and its DynamoDB client.
 type Function struct {
 	Config
 	Log *slog.Logger
 	DB  *dynamodb.Client
 }
 
-// FromEnv reads the process environment, sets up the Lambda logger (JSON,
-// with the request id) as the default, and builds the DynamoDB client. On
-// error Log is still usable, so main can report it.
-func FromEnv(ctx context.Context) (Function, error) {
-	f := Function{Log: lambdacontext.NewLogger()}
-	slog.SetDefault(f.Log)
-	cfg, err := Load(os.Getenv)
+// For reads a function's configuration from env (see Load) and pairs it
+// with env's logger and DynamoDB client.
+func For(env lambdafn.Env, also ...string) (Function, error) {
+	cfg, err := Load(env.Getenv, also...)
 	if err != nil {
-		return f, err
+		return Function{}, err
 	}
-	f.Config = cfg
-	if f.DB, err = dynamo.New(ctx); err != nil {
-		return f, err
-	}
-	return f, nil
+	return Function{Config: cfg, Log: env.Log, DB: env.DB}, nil
 }

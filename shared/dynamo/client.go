@@ -25,13 +25,19 @@ func NewWithEndpoint(ctx context.Context, endpoint string) (*dynamodb.Client, er
 	if err != nil {
 		return nil, err
 	}
+	return FromConfig(cfg, endpoint), nil
+}
+
+// FromConfig returns a client made from cfg, for AWS or, when endpoint is
+// not "", for that endpoint (DynamoDB Local).
+func FromConfig(cfg aws.Config, endpoint string) *dynamodb.Client {
 	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 			// DynamoDB Local's CRC32 header does not always match its body.
 			o.DisableValidateResponseChecksum = true
 		}
-	}), nil
+	})
 }
 
 // AWSConfig loads the default configuration. DynamoDB Local accepts any
