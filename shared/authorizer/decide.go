@@ -24,9 +24,11 @@ import (
 // Outcome of a decision.
 type Outcome int
 
+// The zero Outcome is none of them: a Decision left unset (as one returned
+// with an error is) allows nothing.
 const (
 	// Allow lets the request through with Context.
-	Allow Outcome = iota
+	Allow Outcome = iota + 1
 	// Unauthenticated is API Gateway's 401: no, malformed, unknown, revoked or expired credential.
 	Unauthenticated
 	// Forbidden is API Gateway's 403: a valid credential that may not use this route.

@@ -217,7 +217,7 @@ func req(token, method, resource string, params map[string]string) authorizer.Re
 
 func keyContext(k keystore.Key, scopes, channels string) map[string]string {
 	c := map[string]string{"principal_type": "api_key", "org_id": k.OrgID, "key_id": k.ID, "key_prefix": k.Prefix}
-	if scopes != "-" { // "-": refused, so no scopes are handed on
+	if scopes != "-" && scopes != "" { // "-": refused, so none handed on; none: left out
 		c["scopes"] = scopes
 	}
 	if channels != "" {
@@ -508,9 +508,11 @@ func TestDecideStoreFailureIsAnError(t *testing.T) {
 			if got := verdictOf(d, err); got.Outcome != "error" {
 				t.Fatalf("verdict %+v, want an error", got)
 			}
-			// What comes with the error allows nothing: no reason to allow,
-			// no identity for a backend. (Decision's zero Outcome is Allow,
-			// so callers must check the error first, as Handle does.)
+			// What comes with the error allows nothing, even to a caller that
+			// ignored the error: no outcome, no reason, no identity.
+			if d.Outcome == authorizer.Allow {
+				t.Fatalf("a failed decision's outcome is Allow")
+			}
 			if got := verdictOf(d, nil); got.Code == "allowed" || got.Context != nil {
 				t.Fatalf("a failed decision carries %+v", got)
 			}
