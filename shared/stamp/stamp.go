@@ -47,6 +47,11 @@ func Of(t time.Time) Time {
 	return Time((sec-unixYear1)*1000 + int64(t.Nanosecond()/int(time.Millisecond)))
 }
 
+// Format is t in UTC in Layout, whatever t is: a bound to compare with
+// stored text, such as a query's since or until. Unlike Of(t).String(), the
+// zero time.Time is 0001-01-01T00:00:00.000Z, not "".
+func Format(t time.Time) string { return t.UTC().Format(Layout) }
+
 // Time is t as a time.Time in UTC; the zero Time is the zero time.Time.
 func (t Time) Time() time.Time {
 	if t == 0 {
