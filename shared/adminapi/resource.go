@@ -18,7 +18,7 @@ type keyResource struct {
 	Status       string     `json:"status"`
 	CreatedAt    stamp.Time `json:"created_at"`
 	CreatedBy    string     `json:"created_by"`
-	LastUsedAt   stamp.Time `json:"last_used_at"` // null until first use
+	LastUsedAt   stamp.Time `json:"last_used_at"` // times are null when not set
 	RevokedAt    stamp.Time `json:"revoked_at"`
 	RevokedBy    *string    `json:"revoked_by"`
 	RevokeReason *string    `json:"revoke_reason"`
