@@ -72,7 +72,33 @@ func (t Time) String() string {
 	if t == 0 {
 		return ""
 	}
-	return t.Time().Format(Layout)
+	var b [len(Layout)]byte
+	return string(t.append(b[:0]))
+}
+
+// append adds t in Layout to b, digit by digit: time.Format's general
+// layout interpreter costs several times more, on every item written or
+// shown.
+func (t Time) append(b []byte) []byte {
+	at := t.Time()
+	year, month, day := at.Date()
+	hour, minute, second := at.Clock()
+	var text [len(Layout)]byte
+	copy(text[:], Layout) // its separators: - - T : : . Z
+	put := func(from, n, v int) {
+		for i := from + n - 1; i >= from; i-- {
+			text[i] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	put(0, 4, year)
+	put(5, 2, int(month))
+	put(8, 2, day)
+	put(11, 2, hour)
+	put(14, 2, minute)
+	put(17, 2, second)
+	put(20, 3, int(int64(t)%1000))
+	return append(b, text[:]...)
 }
 
 // Parse reads a stored time. It takes Layout and, from writers that used
@@ -131,7 +157,9 @@ func (t Time) MarshalJSON() ([]byte, error) {
 	if t == 0 {
 		return []byte("null"), nil
 	}
-	return json.Marshal(t.String())
+	b := make([]byte, 0, len(Layout)+2)
+	b = append(b, '"')
+	return append(t.append(b), '"'), nil // Layout's text needs no escaping
 }
 
 // UnmarshalJSON reads null or a string by Parse's rules.
