@@ -657,6 +657,9 @@ const LastUsedInterval = time.Minute
 // minute old, and reports whether it wrote. It removes last_change, so the
 // audit stream can tell this write from an admin change.
 func (s *Store) TouchLastUsed(ctx context.Context, hash string, now time.Time) (bool, error) {
+	if now.IsZero() {
+		return false, fmt.Errorf("touch last used: %w", ErrUntimed)
+	}
 	cutoff := stamp.Of(now).Add(-LastUsedInterval)
 	cond := expression.AttributeExists(expression.Name("key_hash")).And(
 		expression.AttributeNotExists(expression.Name("last_used_at")).
@@ -767,6 +770,9 @@ func (s *Store) SeedOrg(ctx context.Context, id, plan string, features []string)
 // than the organisation's active_keys counter, which an expiry never
 // decrements.
 func (s *Store) CountActive(ctx context.Context, orgID string, now time.Time, limit int) (int, error) {
+	if now.IsZero() {
+		return 0, fmt.Errorf("count active keys of %s: %w", orgID, ErrUntimed)
+	}
 	expr, err := expression.NewBuilder().
 		WithKeyCondition(expression.Key("org_id").Equal(expression.Value(orgID))).
 		WithFilter(expression.Name("status").Equal(expression.Value(StatusActive)).And(unexpiredAt(stamp.Of(now)))).

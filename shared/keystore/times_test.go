@@ -122,8 +122,14 @@ func TestWritesNeedATime(t *testing.T) {
 	if _, err := s.Roll(ctx, "org_a", k, next, time.Hour, untimed); !errors.Is(err, keystore.ErrUntimed) {
 		t.Errorf("Roll without a time: %v", err)
 	}
+	if wrote, err := s.TouchLastUsed(ctx, k.Hash, time.Time{}); wrote || !errors.Is(err, keystore.ErrUntimed) {
+		t.Errorf("TouchLastUsed without a time: %v, %v", wrote, err)
+	}
+	if n, err := s.CountActive(ctx, "org_a", time.Time{}, 10); !errors.Is(err, keystore.ErrUntimed) {
+		t.Errorf("CountActive without a time: %d, %v", n, err)
+	}
 	got, err := s.Get(ctx, "org_a", k.ID)
-	if err != nil || got.Version != k.Version || got.Status != keystore.StatusActive || !got.ExposedAt.IsZero() || got.RolledTo != "" {
+	if err != nil || !got.LastUsedAt.IsZero() || got.Version != k.Version || got.Status != keystore.StatusActive || !got.ExposedAt.IsZero() || got.RolledTo != "" {
 		t.Fatalf("an untimed write changed the key: %+v, %v", got, err)
 	}
 }
