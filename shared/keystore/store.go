@@ -393,8 +393,8 @@ func nextVersion(upd expression.UpdateBuilder, k Key) expression.UpdateBuilder {
 
 // ErrUntimed: a write was asked for without the time of its change (or a
 // key without its creation time), or a list filter that depends on the time
-// without one.
-var ErrUntimed = errors.New("change has no time")
+// without one. The store never reads the clock itself.
+var ErrUntimed = errors.New("no time given: the caller reads the clock")
 
 // timed refuses a change without a time: every write records when it
 // happened (revoked_at, last_change.at, a roll's expiry), and the caller,
