@@ -24,6 +24,7 @@ import (
 	"github.com/flowella/apikeys/local/samtemplate"
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // rieFunction is one built bootstrap running under aws-lambda-rie.
@@ -205,7 +206,7 @@ func secretScanning(t *testing.T, fn *rieFunction, store *keystore.Store) {
 		t.Fatalf("sample report: %v %v", matches, err)
 	}
 	token := matches[0].Token
-	at := keystore.FormatTime(time.Now())
+	at := stamp.Of(time.Now())
 	c := keystore.Change{Op: keystore.OpCreate, At: at, Actor: keystore.Actor{UserID: "u_rie"}}
 	if err := store.Create(context.Background(), keystore.Key{Hash: apikey.Hash(token), ID: keystore.NewID(), OrgID: "org_demo", Prefix: token[:16],
 		Label: "leaked", Scopes: []string{"*"}, Status: keystore.StatusActive, CreatedAt: at, CreatedBy: "u_rie", LastChange: &c}); err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/flowella/apikeys/local/streamsclient"
 	"github.com/flowella/apikeys/shared/audit"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 type fixture struct {
@@ -64,7 +65,7 @@ func newFixture(t *testing.T, n int) *fixture {
 		t.Fatal(err)
 	}
 	for i := range n {
-		now := keystore.FormatTime(time.Now())
+		now := stamp.Of(time.Now())
 		k := keystore.Key{Hash: fmt.Sprintf("%064x", i+1), ID: keystore.NewID(), OrgID: "org_t", Prefix: "flwl_test_abcdef",
 			Label: fmt.Sprintf("k%d", i), Scopes: []string{"messages:send"}, Status: keystore.StatusActive, CreatedAt: now, CreatedBy: "u_t",
 			LastChange: &keystore.Change{Op: keystore.OpCreate, At: now, Actor: keystore.Actor{UserID: "u_t", IP: "127.0.0.1"},

@@ -24,6 +24,7 @@ import (
 	"github.com/flowella/apikeys/local/samtemplate"
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // newFaultHarness is newHarness (without stream delivery) whose functions'
@@ -298,7 +299,7 @@ func TestLegacyKeysWithoutPointerAreServed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	at := keystore.FormatTime(time.Now().Add(-time.Hour))
+	at := stamp.Of(time.Now().Add(-time.Hour))
 	legacy := keystore.Key{Hash: secret.Hash(), ID: keystore.NewID(), OrgID: "org_a", Prefix: secret.Prefix(), Label: "from before",
 		Scopes: []string{"*"}, Status: keystore.StatusActive, CreatedAt: at, CreatedBy: "u_a",
 		LastChange: &keystore.Change{Op: keystore.OpCreate, At: at, Actor: keystore.Actor{UserID: "u_a"}}}

@@ -17,6 +17,7 @@ import (
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/keystore"
 	"github.com/flowella/apikeys/shared/secretscan"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // githubKeys stands in for api.github.com's secret scanning keys, on
@@ -287,7 +288,7 @@ func TestReportOf500Keys(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		at := keystore.FormatTime(time.Now())
+		at := stamp.Of(time.Now())
 		c := keystore.Change{Op: keystore.OpCreate, At: at, Actor: keystore.Actor{UserID: "u_seed"}}
 		if err := h.store.Create(ctx, keystore.Key{Hash: key.Hash(), ID: keystore.NewID(), OrgID: "org_a", Prefix: key.Prefix(), Label: "bulk",
 			Scopes: []string{"*"}, Status: keystore.StatusActive, CreatedAt: at, CreatedBy: "u_seed", LastChange: &c}); err != nil {

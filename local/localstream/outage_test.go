@@ -30,6 +30,7 @@ import (
 	"github.com/flowella/apikeys/local/streamsclient"
 	"github.com/flowella/apikeys/shared/audit"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // faultyHTTP sits under a real SDK client and fails the named operations
@@ -101,7 +102,7 @@ func createKeys(t *testing.T, db *dynamodb.Client, tables dynamotest.Tables, n i
 	}
 	var ids []string
 	for i := range n {
-		now := keystore.FormatTime(time.Now())
+		now := stamp.Of(time.Now())
 		k := keystore.Key{Hash: fmt.Sprintf("%064x", i+1), ID: keystore.NewID(), OrgID: "org_t", Prefix: "flwl_test_abcdef",
 			Label: fmt.Sprintf("k%d", i), Scopes: []string{"messages:send"}, Status: keystore.StatusActive, CreatedAt: now, CreatedBy: "u_t",
 			LastChange: &keystore.Change{Op: keystore.OpCreate, At: now, Actor: keystore.Actor{UserID: "u_t", IP: "127.0.0.1"},

@@ -175,8 +175,14 @@ const (
 
 func partition(prefix, orgID, keyID string) string { return prefix + orgID + "#" + keyID }
 
-// hourOf is the hour bucket of a stored time: "2026-11-25T10".
-func hourOf(at string) string { return at[:13] }
+// hourOf is the hour bucket of a stored time: "2026-11-25T10" ("" for
+// anything too short to be one).
+func hourOf(at string) string {
+	if len(at) < len(HourLayout) {
+		return ""
+	}
+	return at[:len(HourLayout)]
+}
 
 // HourLayout is how hour buckets are written.
 const HourLayout = "2006-01-02T15"

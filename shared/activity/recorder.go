@@ -251,9 +251,13 @@ func (r *Recorder) create(rv rendezvous, found bool, o Observation) (action, err
 	if found {
 		cond = expression.Name("v").Equal(expression.Value(rv.Version))
 	}
+	expires, err := r.expiry(rec.OccurredAt)
+	if err != nil {
+		return action{}, err
+	}
 	point, err := r.put(rendezvous{PK: rendezvousPrefix + o.RequestID, SK: "req", Version: rv.Version + 1,
 		RecordPK: partition(recordPrefix, rec.OrgID, rec.KeyID), RecordSK: rec.sk(),
-		ExpiresAt: r.expiry(rec.OccurredAt)}, cond)
+		ExpiresAt: expires}, cond)
 	if err != nil {
 		return action{}, err
 	}
@@ -390,18 +394,24 @@ func (r *Recorder) rendezvous(ctx context.Context, requestID string, st *Stats) 
 	return rv, true, nil
 }
 
-// expiry is when an item about time at leaves the table.
-func (r *Recorder) expiry(at string) int64 {
+// expiry is when an item about time at (a stored time, or a sort key that
+// starts with its hour) leaves the table: counted from at's hour, never
+// from the clock, so every item about one hour leaves together.
+func (r *Recorder) expiry(at string) (int64, error) {
 	t, err := time.Parse(HourLayout, hourOf(at))
 	if err != nil {
-		t = time.Now()
+		return 0, fmt.Errorf("activity item time %q: %w", at, err)
 	}
-	return t.Add(r.Retention + time.Hour).Unix()
+	return t.Add(r.Retention + time.Hour).Unix(), nil
 }
 
 func (r *Recorder) putRecord(rec Record, version int, cond expression.ConditionBuilder) (types.TransactWriteItem, error) {
+	expires, err := r.expiry(rec.OccurredAt)
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
 	return r.put(storedRecord{PK: partition(recordPrefix, rec.OrgID, rec.KeyID), SK: rec.sk(), Version: version,
-		ExpiresAt: r.expiry(rec.OccurredAt), Record: rec}, cond)
+		ExpiresAt: expires, Record: rec}, cond)
 }
 
 func (r *Recorder) put(item any, cond expression.ConditionBuilder) (types.TransactWriteItem, error) {
@@ -528,7 +538,11 @@ func cmpString(a, b string) int {
 // counterUpdate adds to a counter; with span, it also sets its first and
 // last times, on the condition that they only move forward.
 func (r *Recorder) counterUpdate(k counterKey, add map[string]int, s span, withSpan bool) (types.TransactWriteItem, error) {
-	upd := expression.Set(expression.Name("expires_at"), expression.Value(r.expiry(k.SK)))
+	expires, err := r.expiry(k.SK)
+	if err != nil {
+		return types.TransactWriteItem{}, err
+	}
+	upd := expression.Set(expression.Name("expires_at"), expression.Value(expires))
 	names := make([]string, 0, len(add))
 	for a := range add {
 		names = append(names, a)

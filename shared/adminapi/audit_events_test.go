@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowella/apikeys/shared/audit"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // GET /v1/audit-events: 200, 400 and 403 feature_not_enabled (below); 401,
@@ -19,9 +20,9 @@ import (
 // putAudit stores a record of org about key, occurred at.
 func (a *apiHarness) putAudit(org, typ, keyID string, at time.Time) audit.Record {
 	a.t.Helper()
-	occurred := keystore.FormatTime(at)
+	occurred := stamp.Of(at)
 	id := fmt.Sprintf("aud_%026d", a.reqs.Add(1))
-	r := audit.Record{OrgID: org, SK: occurred + "#" + id, ID: id, Type: typ, KeyID: keyID, KeyPrefix: "flwl_live_abcdef",
+	r := audit.Record{OrgID: org, SK: occurred.String() + "#" + id, ID: id, Type: typ, KeyID: keyID, KeyPrefix: "flwl_live_abcdef",
 		Actor: keystore.Actor{UserID: "u_a", IP: "203.0.113.7", UserAgent: "test"}, Trace: keystore.Trace{RequestID: "r_" + id},
 		OccurredAt: occurred, Before: map[string]any{}, After: map[string]any{"status": "active"}}
 	if err := audit.Put(context.Background(), a.db, a.tables["AuditTable"], r); err != nil {
@@ -66,12 +67,12 @@ func TestAuditEventsStatuses(t *testing.T) {
 		t.Fatalf("org_b: %v", got)
 	}
 	// until is exclusive; since and a page of one with a cursor.
-	for _, it := range a.do("GET", "/v1/audit-events?until="+url.QueryEscape(created.OccurredAt), admin, nil).Body["items"].([]any) {
-		if it.(map[string]any)["occurred_at"].(string) >= created.OccurredAt {
+	for _, it := range a.do("GET", "/v1/audit-events?until="+url.QueryEscape(created.OccurredAt.String()), admin, nil).Body["items"].([]any) {
+		if it.(map[string]any)["occurred_at"].(string) >= created.OccurredAt.String() {
 			t.Fatalf("until is exclusive, got a record at %v", it.(map[string]any)["occurred_at"])
 		}
 	}
-	page := a.do("GET", "/v1/audit-events?limit=1&since="+url.QueryEscape(created.OccurredAt), admin, nil)
+	page := a.do("GET", "/v1/audit-events?limit=1&since="+url.QueryEscape(created.OccurredAt.String()), admin, nil)
 	if len(ids(page)) != 1 || page.Body["next_cursor"] == nil {
 		t.Fatalf("paging: %s", page.Raw)
 	}

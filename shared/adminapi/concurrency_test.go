@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowella/apikeys/shared/adminapi"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // meanwhile is the key store with another admin's write slipped in right
@@ -33,7 +34,7 @@ func patchMeanwhile(t *testing.T, h *adminapi.Handlers, store *keystore.Store) {
 	t.Helper()
 	h.Store = &meanwhile{Store: store, write: func(k keystore.Key) {
 		ips := []string{"10.0.0.0/8"}
-		c := keystore.Change{Op: keystore.OpUpdate, At: keystore.FormatTime(time.Now()), Actor: keystore.Actor{UserID: "u_other"}}
+		c := keystore.Change{Op: keystore.OpUpdate, At: stamp.Of(time.Now()), Actor: keystore.Actor{UserID: "u_other"}}
 		if _, err := store.UpdateAt(context.Background(), k, keystore.Changes{AllowedIPs: &ips, Scopes: []string{"messages:read"}}, c); err != nil {
 			t.Errorf("the concurrent PATCH: %v", err)
 		}
@@ -128,7 +129,7 @@ func TestRollGracePeriodRangeCheckedBeforeArithmetic(t *testing.T) {
 		}
 	}
 	k, _ := h.Store.Get(context.Background(), "org_demo", id)
-	if k.Status != keystore.StatusActive || k.ExpiresAt != "" || k.RolledTo != "" {
+	if k.Status != keystore.StatusActive || !k.ExpiresAt.IsZero() || k.RolledTo != "" {
 		t.Fatalf("refused rolls changed the key: %+v", k)
 	}
 	resp, body := call(t, h.Roll(), keyEvent(t, "roll-key", id, `{"grace_period_seconds":604800}`))

@@ -21,6 +21,7 @@ import (
 	"github.com/flowella/apikeys/shared/httpapi"
 	"github.com/flowella/apikeys/shared/keystore"
 	"github.com/flowella/apikeys/shared/principal"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // Store is what the admin handlers need of the key store.
@@ -35,7 +36,7 @@ type Store interface {
 	RevokeAt(ctx context.Context, k keystore.Key, reason string, c keystore.Change) (keystore.Key, error)
 	Roll(ctx context.Context, orgID string, old, next keystore.Key, grace time.Duration, c keystore.Change) (keystore.Key, error)
 	RollOnce(ctx context.Context, orgID string, old, next keystore.Key, grace time.Duration, c keystore.Change, idem keystore.Idempotency) (keystore.Key, error)
-	Replayed(ctx context.Context, op, orgID, keyID string, idem keystore.Idempotency, at string) error
+	Replayed(ctx context.Context, op, orgID, keyID string, idem keystore.Idempotency, at stamp.Time) error
 	GetOrg(ctx context.Context, id string) (keystore.Org, error)
 	// CountActive counts the keys a status=active list shows, up to limit.
 	CountActive(ctx context.Context, orgID string, now time.Time, limit int) (int, error)
@@ -201,7 +202,7 @@ func (h *Handlers) changeOf(op string, c httpapi.Caller, req events.APIGatewayPr
 	}
 	return keystore.Change{
 		Op: op,
-		At: keystore.FormatTime(at),
+		At: stamp.Of(at),
 		Actor: keystore.Actor{
 			UserID:    c.UserID,
 			IP:        req.RequestContext.Identity.SourceIP,

@@ -17,6 +17,7 @@ import (
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/authz"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // sampleEvent reads one of the repository's sample API Gateway events.
@@ -142,7 +143,7 @@ func TestAdminHandlersRefuseWithoutAdminSession(t *testing.T) {
 
 func TestHygieneFlags(t *testing.T) {
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	at := func(d time.Duration) string { return keystore.FormatTime(now.Add(-d)) }
+	at := func(d time.Duration) stamp.Time { return stamp.Of(now.Add(-d)) }
 	day := 24 * time.Hour
 	tests := []struct {
 		name string

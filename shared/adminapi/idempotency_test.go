@@ -162,7 +162,7 @@ func TestRollRetriedAfterLostResponseLeavesOneReplacement(t *testing.T) {
 	}
 	// The sample's grace period keeps the old key active, so without the
 	// record this retry would have made a second replacement.
-	if old.Status != keystore.StatusActive || old.ExpiresAt == "" {
+	if old.Status != keystore.StatusActive || old.ExpiresAt.IsZero() {
 		t.Fatalf("old key: %+v", old)
 	}
 }

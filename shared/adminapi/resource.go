@@ -4,32 +4,33 @@ import (
 	"time"
 
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // keyResource is a key as the API shows it. It has no secret field: only the
 // create response adds one.
 type keyResource struct {
-	Object       string   `json:"object"`
-	ID           string   `json:"id"`
-	Label        string   `json:"label"`
-	Prefix       string   `json:"prefix"`
-	Scopes       []string `json:"scopes"`
-	Status       string   `json:"status"`
-	CreatedAt    string   `json:"created_at"`
-	CreatedBy    string   `json:"created_by"`
-	LastUsedAt   *string  `json:"last_used_at"`
-	RevokedAt    *string  `json:"revoked_at"`
-	RevokedBy    *string  `json:"revoked_by"`
-	RevokeReason *string  `json:"revoke_reason"`
-	ExpiresAt    *string  `json:"expires_at"`
-	AllowedIPs   []string `json:"allowed_ips"`
-	Channels     []string `json:"channels"`
-	RolledFrom   *string  `json:"rolled_from"`
-	RolledTo     *string  `json:"rolled_to"`
+	Object       string     `json:"object"`
+	ID           string     `json:"id"`
+	Label        string     `json:"label"`
+	Prefix       string     `json:"prefix"`
+	Scopes       []string   `json:"scopes"`
+	Status       string     `json:"status"`
+	CreatedAt    stamp.Time `json:"created_at"`
+	CreatedBy    string     `json:"created_by"`
+	LastUsedAt   stamp.Time `json:"last_used_at"` // times are null when not set
+	RevokedAt    stamp.Time `json:"revoked_at"`
+	RevokedBy    *string    `json:"revoked_by"`
+	RevokeReason *string    `json:"revoke_reason"`
+	ExpiresAt    stamp.Time `json:"expires_at"`
+	AllowedIPs   []string   `json:"allowed_ips"`
+	Channels     []string   `json:"channels"`
+	RolledFrom   *string    `json:"rolled_from"`
+	RolledTo     *string    `json:"rolled_to"`
 	// ExposedAt is when the key was first reported found in public (GitHub
 	// secret scanning), ExposureURL where it was last reported.
-	ExposedAt   *string `json:"exposed_at"`
-	ExposureURL *string `json:"exposure_url"`
+	ExposedAt   stamp.Time `json:"exposed_at"`
+	ExposureURL *string    `json:"exposure_url"`
 	// Flags point out hygiene problems of an active key (see hygieneFlags).
 	Flags []string `json:"flags"`
 	// Warnings, on a create, a PATCH and a GET of one key: its scopes the
@@ -62,17 +63,17 @@ func hygieneFlags(k keystore.Key, now time.Time) []string {
 	if k.StatusAt(now) != keystore.StatusActive {
 		return flags
 	}
-	if k.ExposedAt != "" {
+	if !k.ExposedAt.IsZero() {
 		flags = append(flags, FlagExposed)
 	}
-	if k.CreatedAt != "" && k.CreatedAt < keystore.FormatTime(now.Add(-oldAge)) {
+	if !k.CreatedAt.IsZero() && k.CreatedAt < stamp.Of(now).Add(-oldAge) {
 		flags = append(flags, FlagOld)
 	}
 	lastSeen := k.LastUsedAt
-	if lastSeen == "" {
+	if lastSeen.IsZero() {
 		lastSeen = k.CreatedAt
 	}
-	if lastSeen != "" && lastSeen < keystore.FormatTime(now.Add(-unusedAge)) {
+	if !lastSeen.IsZero() && lastSeen < stamp.Of(now).Add(-unusedAge) {
 		flags = append(flags, FlagUnused)
 	}
 	return flags
@@ -96,16 +97,16 @@ func resourceOf(k keystore.Key, now time.Time) keyResource {
 		Status:       string(k.StatusAt(now)),
 		CreatedAt:    k.CreatedAt,
 		CreatedBy:    k.CreatedBy,
-		LastUsedAt:   nullable(k.LastUsedAt),
-		RevokedAt:    nullable(k.RevokedAt),
+		LastUsedAt:   k.LastUsedAt,
+		RevokedAt:    k.RevokedAt,
 		RevokedBy:    nullable(k.RevokedBy),
 		RevokeReason: nullable(k.RevokeReason),
-		ExpiresAt:    nullable(k.ExpiresAt),
+		ExpiresAt:    k.ExpiresAt,
 		AllowedIPs:   nonNil(k.AllowedIPs),
 		Channels:     nonNil(k.Channels),
 		RolledFrom:   nullable(k.RolledFrom),
 		RolledTo:     nullable(k.RolledTo),
-		ExposedAt:    nullable(k.ExposedAt),
+		ExposedAt:    k.ExposedAt,
 		ExposureURL:  nullable(k.ExposureURL),
 		Flags:        hygieneFlags(k, now),
 		etag:         etagOf(k),

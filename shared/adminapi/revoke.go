@@ -45,6 +45,7 @@ func (h *Handlers) Revoke() Proxy {
 		if err != nil {
 			return 0, nil, err
 		}
+		now := h.now() // one reading: the revoke's time and the answer's
 		var k keystore.Key
 		for attempt := 1; ; attempt++ {
 			if k, err = h.Store.Get(ctx, c.OrgID, id); err != nil {
@@ -53,7 +54,7 @@ func (h *Handlers) Revoke() Proxy {
 			if err := pre.check(k); err != nil {
 				return 0, nil, err
 			}
-			change := h.changeOf(keystore.OpRevoke, c, req, h.now())
+			change := h.changeOf(keystore.OpRevoke, c, req, now)
 			k, err = h.Store.RevokeAt(ctx, k, reason, change)
 			if pre == nil && errors.Is(err, keystore.ErrChanged) && attempt < revokeAttempts {
 				continue
@@ -65,6 +66,6 @@ func (h *Handlers) Revoke() Proxy {
 		}
 		h.logger().InfoContext(ctx, "api key revoked", "request_id", req.RequestContext.RequestID,
 			"org_id", k.OrgID, "key_id", k.ID, "key_prefix", k.Prefix, "user_id", c.UserID)
-		return http.StatusOK, resourceOf(k, h.now()), nil
+		return http.StatusOK, resourceOf(k, now), nil
 	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/flowella/apikeys/shared/httpapi"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // MaxGracePeriod bounds how long a rolled key keeps working.
@@ -70,7 +71,7 @@ func (h *Handlers) Roll() Proxy {
 		// A retry of a roll that went through is a replay, whatever the key
 		// has become since (revoked, rolled, its ETag moved on).
 		if idem != nil {
-			if err := h.Store.Replayed(ctx, keystore.OpRoll, c.OrgID, id, *idem, keystore.FormatTime(now)); err != nil {
+			if err := h.Store.Replayed(ctx, keystore.OpRoll, c.OrgID, id, *idem, stamp.Of(now)); err != nil {
 				return 0, nil, err
 			}
 		}

@@ -69,10 +69,11 @@ func (h *Handlers) Update() Proxy {
 		if err := pre.check(k); err != nil {
 			return 0, nil, err
 		}
-		k, err = h.Store.UpdateAt(ctx, k, changes, h.changeOf(keystore.OpUpdate, c, req, h.now()))
+		now := h.now() // one reading: the change's time and the answer's
+		k, err = h.Store.UpdateAt(ctx, k, changes, h.changeOf(keystore.OpUpdate, c, req, now))
 		if err != nil {
 			return 0, nil, pre.changed(err)
 		}
-		return http.StatusOK, h.withWarnings(ctx, c.OrgID, resourceOf(k, h.now())), nil
+		return http.StatusOK, h.withWarnings(ctx, c.OrgID, resourceOf(k, now)), nil
 	})
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flowella/apikeys/shared/httpapi"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 const (
@@ -131,22 +132,22 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
-// cleanExpiry checks an optional expires_at and returns it in storage form
-// ("" for a key that never expires).
-func cleanExpiry(raw *string, now time.Time) (string, error) {
+// cleanExpiry checks an optional expires_at and returns it (zero for a key
+// that never expires).
+func cleanExpiry(raw *string, now time.Time) (stamp.Time, error) {
 	if raw == nil {
-		return "", nil
+		return 0, nil
 	}
 	t, err := time.Parse(time.RFC3339Nano, *raw)
 	if err != nil {
-		return "", httpapi.Invalid("expires_at must be an RFC 3339 time, such as 2027-01-31T00:00:00Z",
+		return 0, httpapi.Invalid("expires_at must be an RFC 3339 time, such as 2027-01-31T00:00:00Z",
 			httpapi.Detail{Field: "expires_at", Issue: "invalid"})
 	}
 	if t.Before(now.Add(minExpiry)) || t.After(now.AddDate(maxExpiryYears, 0, 0)) {
-		return "", httpapi.Invalid("expires_at must be between one minute and five years from now",
+		return 0, httpapi.Invalid("expires_at must be between one minute and five years from now",
 			httpapi.Detail{Field: "expires_at", Issue: "out_of_range"})
 	}
-	return keystore.FormatTime(t), nil
+	return stamp.Of(t), nil
 }
 
 // cleanLabel trims a label and checks its length and characters.

@@ -9,6 +9,7 @@ import (
 	"github.com/flowella/apikeys/local/dynamotest"
 	"github.com/flowella/apikeys/shared/audit"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // Issue 8, finding 2: any page after the first answered 500, because the
@@ -22,17 +23,17 @@ func TestAuditPagesReturnEveryRecordOnce(t *testing.T) {
 	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	var recs []audit.Record
 	for i := range 260 {
-		at := keystore.FormatTime(start.Add(time.Duration(i/3) * time.Second)) // three records per instant
+		at := stamp.Of(start.Add(time.Duration(i/3) * time.Second)) // three records per instant
 		id := fmt.Sprintf("aud_%04d", i)
 		typ := "api_key.created"
 		if i%4 == 0 {
 			typ = "api_key.revoked"
 		}
-		recs = append(recs, audit.Record{OrgID: "org_p", SK: at + "#" + id, ID: id, Type: typ, KeyID: "key_x",
+		recs = append(recs, audit.Record{OrgID: "org_p", SK: at.String() + "#" + id, ID: id, Type: typ, KeyID: "key_x",
 			OccurredAt: at})
 	}
 	// Another organisation's records never show.
-	recs = append(recs, audit.Record{OrgID: "org_q", SK: keystore.FormatTime(start) + "#aud_q", ID: "aud_q", Type: "api_key.created", OccurredAt: keystore.FormatTime(start)})
+	recs = append(recs, audit.Record{OrgID: "org_q", SK: keystore.FormatTime(start) + "#aud_q", ID: "aud_q", Type: "api_key.created", OccurredAt: stamp.Of(start)})
 	for i, err := range audit.PutAll(ctx, db, table, recs, 8) {
 		if err != nil {
 			t.Fatalf("record %d: %v", i, err)
@@ -46,7 +47,7 @@ func TestAuditPagesReturnEveryRecordOnce(t *testing.T) {
 		{"all", audit.Query{}, func(audit.Record) bool { return true }},
 		{"by type", audit.Query{Type: "api_key.revoked"}, func(r audit.Record) bool { return r.Type == "api_key.revoked" }},
 		{"window", audit.Query{Since: start.Add(10 * time.Second), Until: start.Add(50 * time.Second)}, func(r audit.Record) bool {
-			return r.OccurredAt >= keystore.FormatTime(start.Add(10*time.Second)) && r.OccurredAt < keystore.FormatTime(start.Add(50*time.Second))
+			return r.OccurredAt >= stamp.Of(start.Add(10*time.Second)) && r.OccurredAt < stamp.Of(start.Add(50*time.Second))
 		}},
 	}
 	for _, tt := range tests {

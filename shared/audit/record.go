@@ -5,6 +5,7 @@ package audit
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // Audit record types.
@@ -43,7 +45,7 @@ type Record struct {
 	KeyPrefix  string         `dynamodbav:"key_prefix" json:"key_prefix"`
 	Actor      keystore.Actor `dynamodbav:"actor" json:"actor"`
 	Trace      keystore.Trace `dynamodbav:"trace" json:"trace"`
-	OccurredAt string         `dynamodbav:"occurred_at" json:"occurred_at"`
+	OccurredAt stamp.Time     `dynamodbav:"occurred_at" json:"occurred_at"`
 	Before     map[string]any `dynamodbav:"before" json:"before"`
 	After      map[string]any `dynamodbav:"after" json:"after"`
 }
@@ -76,7 +78,14 @@ func FromStream(r events.DynamoDBEventRecord) ([]Record, error) {
 		if len(before) == 0 && len(after) == 0 {
 			return nil, nil // last_used_at alone, or nothing at all
 		}
-		return []Record{unattributed(r, oldKey, newKey, before, after)}, nil
+		rec := unattributed(r, oldKey, newKey, before, after)
+		if rec.OccurredAt.IsZero() {
+			return nil, fmt.Errorf("record %s: %w", r.Change.SequenceNumber, errUntimed)
+		}
+		return []Record{rec}, nil
+	}
+	if newKey.LastChange.At.IsZero() {
+		return nil, fmt.Errorf("new image of %s: last_change: %w", r.Change.SequenceNumber, errUntimed)
 	}
 	var out []Record
 	add := func(typ string, before, after map[string]any) {
@@ -84,8 +93,8 @@ func FromStream(r events.DynamoDBEventRecord) ([]Record, error) {
 	}
 	if r.EventName == "INSERT" || oldKey == nil {
 		after := map[string]any{"label": newKey.Label, "scopes": newKey.Scopes, "status": string(newKey.Status)}
-		if newKey.ExpiresAt != "" {
-			after["expires_at"] = newKey.ExpiresAt
+		if !newKey.ExpiresAt.IsZero() {
+			after["expires_at"] = newKey.ExpiresAt.String()
 		}
 		if newKey.RolledFrom != "" {
 			after["rolled_from"] = newKey.RolledFrom
@@ -100,13 +109,13 @@ func FromStream(r events.DynamoDBEventRecord) ([]Record, error) {
 		return out, nil
 	}
 	if newKey.LastChange.Op == keystore.OpExpose {
-		add(TypeExposed, map[string]any{"status": string(oldKey.Status), "exposed_at": nullable(oldKey.ExposedAt)},
-			map[string]any{"status": string(newKey.Status), "exposed_at": newKey.ExposedAt,
+		add(TypeExposed, map[string]any{"status": string(oldKey.Status), "exposed_at": nullableTime(oldKey.ExposedAt)},
+			map[string]any{"status": string(newKey.Status), "exposed_at": newKey.ExposedAt.String(),
 				"exposure_url": newKey.LastChange.ExposureURL, "exposure_source": newKey.LastChange.ExposureSource})
 	}
 	if newKey.RolledTo != "" && oldKey.RolledTo != newKey.RolledTo {
-		add(TypeRolled, map[string]any{"status": string(oldKey.Status), "expires_at": nullable(oldKey.ExpiresAt)},
-			map[string]any{"status": string(newKey.Status), "expires_at": nullable(newKey.ExpiresAt), "rolled_to": newKey.RolledTo})
+		add(TypeRolled, map[string]any{"status": string(oldKey.Status), "expires_at": nullableTime(oldKey.ExpiresAt)},
+			map[string]any{"status": string(newKey.Status), "expires_at": nullableTime(newKey.ExpiresAt), "rolled_to": newKey.RolledTo})
 	}
 	if oldKey.Status != newKey.Status && newKey.Status == keystore.StatusRevoked {
 		after := map[string]any{"status": string(newKey.Status)}
@@ -145,6 +154,15 @@ func nullable(s string) any {
 	return s
 }
 
+// nullableTime is a time in a record's before or after: its stored text,
+// or nil when not set.
+func nullableTime(t stamp.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.String()
+}
+
 // image reads a stream image with the SDK's own attribute value decoding.
 func image(img map[string]events.DynamoDBAttributeValue) (*keystore.Key, error) {
 	if len(img) == 0 {
@@ -164,6 +182,10 @@ func image(img map[string]events.DynamoDBAttributeValue) (*keystore.Key, error) 
 	}
 	return &k, nil
 }
+
+// errUntimed: a change that neither the item nor the stream record dates;
+// its record would have no place in the log's time order.
+var errUntimed = errors.New("change has no time")
 
 // TypeUnattributed is a change to a key made without a new last_change: by
 // no admin endpoint, so by no one the audit log can name.
@@ -198,13 +220,13 @@ func changedFields(oldKey, newKey *keystore.Key) (before, after map[string]any) 
 	field("scopes", list(o.Scopes), list(n.Scopes), slices.Equal(o.Scopes, n.Scopes))
 	field("allowed_ips", list(o.AllowedIPs), list(n.AllowedIPs), slices.Equal(o.AllowedIPs, n.AllowedIPs))
 	field("channels", list(o.Channels), list(n.Channels), slices.Equal(o.Channels, n.Channels))
-	field("expires_at", nullable(o.ExpiresAt), nullable(n.ExpiresAt), o.ExpiresAt == n.ExpiresAt)
+	field("expires_at", nullableTime(o.ExpiresAt), nullableTime(n.ExpiresAt), o.ExpiresAt == n.ExpiresAt)
 	field("label", o.Label, n.Label, o.Label == n.Label)
 	field("version", o.Version, n.Version, o.Version == n.Version)
-	field("revoked_at", nullable(o.RevokedAt), nullable(n.RevokedAt), o.RevokedAt == n.RevokedAt)
+	field("revoked_at", nullableTime(o.RevokedAt), nullableTime(n.RevokedAt), o.RevokedAt == n.RevokedAt)
 	field("rolled_to", nullable(o.RolledTo), nullable(n.RolledTo), o.RolledTo == n.RolledTo)
-	field("created_at", nullable(o.CreatedAt), nullable(n.CreatedAt), o.CreatedAt == n.CreatedAt)
-	field("exposed_at", nullable(o.ExposedAt), nullable(n.ExposedAt), o.ExposedAt == n.ExposedAt)
+	field("created_at", nullableTime(o.CreatedAt), nullableTime(n.CreatedAt), o.CreatedAt == n.CreatedAt)
+	field("exposed_at", nullableTime(o.ExposedAt), nullableTime(n.ExposedAt), o.ExposedAt == n.ExposedAt)
 	field("exposure_url", nullable(o.ExposureURL), nullable(n.ExposureURL), o.ExposureURL == n.ExposureURL)
 	return before, after
 }
@@ -219,7 +241,7 @@ func unattributed(r events.DynamoDBEventRecord, oldKey, newKey *keystore.Key, be
 	}
 	// The stream's time is approximate (whole seconds in AWS, minutes in
 	// DynamoDB Local); the change came after the last one the item shows.
-	at := keystore.FormatTime(r.Change.ApproximateCreationDateTime.Time)
+	at := stamp.Of(r.Change.ApproximateCreationDateTime.Time)
 	if oldKey != nil && oldKey.LastChange != nil && oldKey.LastChange.At > at {
 		at = oldKey.LastChange.At
 	}
@@ -232,7 +254,7 @@ func unattributed(r events.DynamoDBEventRecord, oldKey, newKey *keystore.Key, be
 	}
 	return Record{
 		OrgID:      k.OrgID,
-		SK:         at + "#" + id,
+		SK:         at.String() + "#" + id,
 		ID:         id,
 		Type:       TypeUnattributed,
 		KeyID:      k.ID,
@@ -249,7 +271,7 @@ func newRecord(r events.DynamoDBEventRecord, k *keystore.Key, typ string, before
 	id := recordID(r, typ, k.LastChange.At)
 	return Record{
 		OrgID:      k.OrgID,
-		SK:         k.LastChange.At + "#" + id,
+		SK:         k.LastChange.At.String() + "#" + id,
 		ID:         id,
 		Type:       typ,
 		KeyID:      k.ID,
@@ -264,12 +286,10 @@ func newRecord(r events.DynamoDBEventRecord, k *keystore.Key, typ string, before
 
 // recordID is "aud_" and a ULID whose time is the change's and whose random
 // part is a hash of the stream record and type: the same for a redelivery.
-func recordID(r events.DynamoDBEventRecord, typ, at string) string {
+func recordID(r events.DynamoDBEventRecord, typ string, at stamp.Time) string {
 	sum := sha256.Sum256([]byte(r.EventSourceArn + "\x00" + r.Change.SequenceNumber + "\x00" + typ))
 	var id ulid.ULID
 	copy(id[6:], sum[:10])
-	if t, err := parseTime(at); err == nil {
-		_ = id.SetTime(ulid.Timestamp(t))
-	}
+	_ = id.SetTime(ulid.Timestamp(at.Time())) // a time before 1970 leaves the ULID's time zero
 	return "aud_" + strings.ToLower(id.String())
 }

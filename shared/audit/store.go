@@ -231,8 +231,6 @@ func List(ctx context.Context, db dynamo.Querier, table, orgID string, q Query) 
 	return recs, "", nil
 }
 
-func parseTime(s string) (time.Time, error) { return time.Parse(keystore.TimeLayout, s) }
-
 // Log reads one table of audit records.
 type Log struct {
 	DB    dynamo.Querier

@@ -88,7 +88,7 @@ func TestChangesWithoutANewMarkerAreUnattributed(t *testing.T) {
 			}
 			r := recs[0]
 			if r.Type != audit.TypeUnattributed || r.Actor.UserID != audit.UnattributedActor || r.Actor.IP != "" ||
-				r.Trace.RequestID != "" || r.KeyID != "key_01J0000000000000000000000A" || r.OccurredAt != "2026-11-03T09:00:00.000Z" {
+				r.Trace.RequestID != "" || r.KeyID != "key_01J0000000000000000000000A" || r.OccurredAt.String() != "2026-11-03T09:00:00.000Z" {
 				t.Fatalf("record %+v: the stale marker's admin must not be named", r)
 			}
 			for _, f := range tt.changed {

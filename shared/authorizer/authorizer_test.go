@@ -25,6 +25,7 @@ import (
 	"github.com/flowella/apikeys/shared/authz"
 	"github.com/flowella/apikeys/shared/keystore"
 	"github.com/flowella/apikeys/shared/session"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // spyDB counts the calls that reach DynamoDB Local and can inject the faults
@@ -125,7 +126,7 @@ func (f *fixture) key(t testing.TB, scopes ...string) apikey.Key {
 		scopes = []string{"*"}
 	}
 	err := f.store.Create(context.Background(), keystore.Key{Hash: secret.Hash(), ID: keystore.NewID(), OrgID: "org_a",
-		Prefix: secret.Prefix(), Label: "t", Scopes: scopes, Status: keystore.StatusActive, CreatedAt: keystore.FormatTime(time.Now())})
+		Prefix: secret.Prefix(), Label: "t", Scopes: scopes, Status: keystore.StatusActive, CreatedAt: stamp.Of(time.Now())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +284,7 @@ func TestLastUsedWrittenAtMostOncePerMinute(t *testing.T) {
 		t.Fatalf("%d last-used writes after a minute, want 2", n)
 	}
 	stored, _ := f.store.LookupByHash(context.Background(), k.Hash())
-	if stored.LastUsedAt != keystore.FormatTime(*f.now) {
+	if stored.LastUsedAt != stamp.Of(*f.now) {
 		t.Fatalf("last_used_at = %s", stored.LastUsedAt)
 	}
 
@@ -298,7 +299,7 @@ func TestLastUsedWrittenAtMostOncePerMinute(t *testing.T) {
 	}
 	wg.Wait()
 	stored2, _ := f.store.LookupByHash(context.Background(), k.Hash())
-	if stored2.LastUsedAt != keystore.FormatTime(*f.now) || f.spy.wrote.Load()-before != 1 {
+	if stored2.LastUsedAt != stamp.Of(*f.now) || f.spy.wrote.Load()-before != 1 {
 		t.Fatalf("concurrent: last_used_at %s, %d successful writes, want 1", stored2.LastUsedAt, f.spy.wrote.Load()-before)
 	}
 }
@@ -390,7 +391,7 @@ func TestAllowListNeedsASourceAddress(t *testing.T) {
 	secret, _ := apikey.Generate(apikey.EnvLive)
 	err := f.store.Create(context.Background(), keystore.Key{Hash: secret.Hash(), ID: keystore.NewID(), OrgID: "org_a",
 		Prefix: secret.Prefix(), Label: "t", Scopes: []string{"*"}, Status: keystore.StatusActive,
-		CreatedAt: keystore.FormatTime(*f.now), AllowedIPs: []string{"203.0.113.0/24"}})
+		CreatedAt: stamp.Of(*f.now), AllowedIPs: []string{"203.0.113.0/24"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -504,7 +505,7 @@ func TestRefusalsOfAnIdentifiedKeyAreLogged(t *testing.T) {
 		}
 		ids[k.Prefix()] = got.ID
 	}
-	if _, err := f.store.Revoke(context.Background(), "org_a", ids[revoked.Prefix()], "leaked", keystore.Change{}); err != nil {
+	if _, err := f.store.Revoke(context.Background(), "org_a", ids[revoked.Prefix()], "leaked", keystore.Change{At: stamp.Of(*f.now)}); err != nil {
 		t.Fatal(err)
 	}
 	past := keystore.FormatTime(f.now.Add(-time.Minute))

@@ -19,6 +19,7 @@ import (
 	"github.com/flowella/apikeys/shared/keystore"
 	"github.com/flowella/apikeys/shared/principal"
 	"github.com/flowella/apikeys/shared/session"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // Outcome of a decision.
@@ -232,7 +233,7 @@ func (a *Authorizer) decideKey(ctx context.Context, r Request) (Decision, error)
 // when the item it just read is fresh, and the conditional write settles
 // races between concurrent requests. Its failure never fails the request.
 func (a *Authorizer) touch(ctx context.Context, k keystore.Key, now time.Time) {
-	if k.LastUsedAt != "" && k.LastUsedAt >= keystore.FormatTime(now.Add(-keystore.LastUsedInterval)) {
+	if !k.LastUsedAt.IsZero() && k.LastUsedAt >= stamp.Of(now).Add(-keystore.LastUsedInterval) {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)

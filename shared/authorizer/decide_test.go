@@ -19,6 +19,7 @@ import (
 	"github.com/flowella/apikeys/shared/authz"
 	"github.com/flowella/apikeys/shared/keystore"
 	"github.com/flowella/apikeys/shared/session"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // These tests are about decisions, so they run on in-memory fakes of the
@@ -60,10 +61,10 @@ func (m *memKeys) TouchLastUsed(_ context.Context, hash string, now time.Time) (
 		return false, m.failTouch
 	}
 	k, ok := m.byHash[hash]
-	if !ok || (k.LastUsedAt != "" && k.LastUsedAt >= stamp(now.Add(-keystore.LastUsedInterval))) {
+	if !ok || (!k.LastUsedAt.IsZero() && k.LastUsedAt >= stamp.Of(now.Add(-keystore.LastUsedInterval))) {
 		return false, nil
 	}
-	k.LastUsedAt = stamp(now)
+	k.LastUsedAt = stamp.Of(now)
 	m.byHash[hash] = k
 	return true, nil
 }
@@ -95,10 +96,6 @@ func (m *memOrgs) GetOrg(_ context.Context, id string) (keystore.Org, error) {
 	}
 	return o, nil
 }
-
-// stamp is how a time is stored on a key: the one place to change if the
-// store's time type changes.
-func stamp(t time.Time) string { return keystore.FormatTime(t) }
 
 const decideSecret = "decide-test-secret-0123456789abcdef0123"
 
@@ -143,7 +140,7 @@ func (f *decideFixture) add(t *testing.T, org string, scopes []string, edit func
 		t.Fatal(err)
 	}
 	k := keystore.Key{Hash: secret.Hash(), ID: keystore.NewID(), OrgID: org, Prefix: secret.Prefix(), Label: "t",
-		Scopes: scopes, Status: keystore.StatusActive, CreatedAt: stamp(f.now.Add(-24 * time.Hour)), Version: 1}
+		Scopes: scopes, Status: keystore.StatusActive, CreatedAt: stamp.Of(f.now.Add(-24 * time.Hour)), Version: 1}
 	if edit != nil {
 		edit(&k)
 	}
@@ -242,21 +239,21 @@ func TestDecideAPIKeys(t *testing.T) {
 	senderSecret, sender := f.add(t, "org_hobby", []string{"messages:send"}, nil)
 	homelessSecret, homeless := f.add(t, "org_gone", []string{"*"}, nil)
 	revokedSecret, revoked := f.add(t, "org_paid", []string{"*"}, func(k *keystore.Key) {
-		k.Status, k.RevokedAt, k.RevokedBy = keystore.StatusRevoked, stamp(f.now.Add(-hour)), "u_1"
+		k.Status, k.RevokedAt, k.RevokedBy = keystore.StatusRevoked, stamp.Of(f.now.Add(-hour)), "u_1"
 	})
-	expiredSecret, expired := f.add(t, "org_paid", []string{"*"}, func(k *keystore.Key) { k.ExpiresAt = stamp(f.now.Add(-time.Second)) })
-	atExpirySecret, atExpiry := f.add(t, "org_paid", []string{"*"}, func(k *keystore.Key) { k.ExpiresAt = stamp(f.now) })
-	laterSecret, later := f.add(t, "org_paid", []string{"*"}, func(k *keystore.Key) { k.ExpiresAt = stamp(f.now.Add(time.Millisecond)) })
+	expiredSecret, expired := f.add(t, "org_paid", []string{"*"}, func(k *keystore.Key) { k.ExpiresAt = stamp.Of(f.now.Add(-time.Second)) })
+	atExpirySecret, atExpiry := f.add(t, "org_paid", []string{"*"}, func(k *keystore.Key) { k.ExpiresAt = stamp.Of(f.now) })
+	laterSecret, later := f.add(t, "org_paid", []string{"*"}, func(k *keystore.Key) { k.ExpiresAt = stamp.Of(f.now.Add(time.Millisecond)) })
 	// A roll keeps the old key working until its grace ends (an expiry),
 	// or revokes it at once when there is none.
 	graceSecret, grace := f.add(t, "org_paid", []string{"*"}, func(k *keystore.Key) {
-		k.RolledTo, k.ExpiresAt = keystore.NewID(), stamp(f.now.Add(hour))
+		k.RolledTo, k.ExpiresAt = keystore.NewID(), stamp.Of(f.now.Add(hour))
 	})
 	pastGraceSecret, pastGrace := f.add(t, "org_paid", []string{"*"}, func(k *keystore.Key) {
-		k.RolledTo, k.ExpiresAt = keystore.NewID(), stamp(f.now.Add(-time.Minute))
+		k.RolledTo, k.ExpiresAt = keystore.NewID(), stamp.Of(f.now.Add(-time.Minute))
 	})
 	rolledNowSecret, rolledNow := f.add(t, "org_paid", []string{"*"}, func(k *keystore.Key) {
-		k.RolledTo, k.Status, k.RevokedAt = keystore.NewID(), keystore.StatusRevoked, stamp(f.now.Add(-time.Minute))
+		k.RolledTo, k.Status, k.RevokedAt = keystore.NewID(), keystore.StatusRevoked, stamp.Of(f.now.Add(-time.Minute))
 	})
 	ipsSecret, ips := f.add(t, "org_paid", []string{"*"}, func(k *keystore.Key) { k.AllowedIPs = []string{"203.0.113.0/24", "2001:db8::/32"} })
 	chanSecret, chans := f.add(t, "org_paid", []string{"messages:send"}, func(k *keystore.Key) { k.Channels = []string{"ch_1", "ch_2"} })

@@ -63,7 +63,9 @@ func (s *Store) exposeGroup(ctx context.Context, keys []Key, revoke bool, change
 	for i := from; i < to; i++ {
 		if revoke && keys[i].Status == StatusRevoked {
 			errs[i] = ErrAlreadyRevoked
-		} else if !revoke {
+		} else if revoke {
+			errs[i] = timed(changes[i])
+		} else {
 			errs[i] = writable(keys[i], changes[i], ErrRevoked)
 		}
 		if errs[i] == nil {

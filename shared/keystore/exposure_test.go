@@ -42,7 +42,7 @@ func TestExposeAtRevokesOrFlagsAndIsAudited(t *testing.T) {
 		t.Fatalf("revoked: %+v", k)
 	}
 	f, _ := s.Get(ctx, "org_b", flagged.ID)
-	if f.Status != keystore.StatusActive || f.ExposedAt == "" || f.ExposureSource != "commit" || f.Version != 2 {
+	if f.Status != keystore.StatusActive || f.ExposedAt.IsZero() || f.ExposureSource != "commit" || f.Version != 2 {
 		t.Fatalf("flagged: %+v", f)
 	}
 	for org, want := range map[string]int{"org_a": 0, "org_b": 1} {

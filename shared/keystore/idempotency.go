@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // IdempotencyWindow is how long an Idempotency-Key is remembered.
@@ -50,13 +52,13 @@ func (e *ReplayError) Unwrap() error { return ErrIdempotentReplay }
 
 // idempotencyRecord is one remembered Idempotency-Key of an organisation.
 type idempotencyRecord struct {
-	OrgID       string `dynamodbav:"org_id"`
-	SK          string `dynamodbav:"sk"` // see idempotencySK
-	Fingerprint string `dynamodbav:"request_sha256"`
-	KeyID       string `dynamodbav:"key_id"`   // the key the request made
-	KeyHash     string `dynamodbav:"key_hash"` // its item's key: read strongly, the org-keys index may lag
-	CreatedAt   string `dynamodbav:"created_at"`
-	ExpiresAt   int64  `dynamodbav:"expires_at_epoch"` // DynamoDB TTL, Unix seconds
+	OrgID       string     `dynamodbav:"org_id"`
+	SK          string     `dynamodbav:"sk"` // see idempotencySK
+	Fingerprint string     `dynamodbav:"request_sha256"`
+	KeyID       string     `dynamodbav:"key_id"`   // the key the request made
+	KeyHash     string     `dynamodbav:"key_hash"` // its item's key: read strongly, the org-keys index may lag
+	CreatedAt   stamp.Time `dynamodbav:"created_at"`
+	ExpiresAt   int64      `dynamodbav:"expires_at_epoch"` // DynamoDB TTL, Unix seconds
 }
 
 // idempotencySK scopes an Idempotency-Key to its operation and, for a roll,
@@ -92,10 +94,10 @@ func (s *Store) remember(sk string, idem Idempotency, k Key) (types.TransactWrit
 	if s.idempotencyTable == "" {
 		return types.TransactWriteItem{}, ErrNoIdempotencyTable
 	}
-	at, err := time.Parse(TimeLayout, k.CreatedAt)
-	if err != nil {
-		return types.TransactWriteItem{}, fmt.Errorf("idempotency record: created_at %q: %w", k.CreatedAt, err)
+	if k.CreatedAt.IsZero() {
+		return types.TransactWriteItem{}, fmt.Errorf("idempotency record of key %s: no created_at", k.ID)
 	}
+	at := k.CreatedAt.Time()
 	item, err := attributevalue.MarshalMap(idempotencyRecord{
 		OrgID: k.OrgID, SK: sk, Fingerprint: idem.Fingerprint, KeyID: k.ID, KeyHash: k.Hash,
 		CreatedAt: k.CreatedAt, ExpiresAt: at.Add(IdempotencyWindow).Unix(),
@@ -124,7 +126,7 @@ func (s *Store) remember(sk string, idem Idempotency, k Key) (types.TransactWrit
 // came with another request, nil when it has not been used. The roll
 // endpoint asks first, so that a retry is answered as a replay whatever
 // happened to the key since (rolled, revoked, its ETag moved on).
-func (s *Store) Replayed(ctx context.Context, op, orgID, keyID string, idem Idempotency, at string) error {
+func (s *Store) Replayed(ctx context.Context, op, orgID, keyID string, idem Idempotency, at stamp.Time) error {
 	if s.idempotencyTable == "" {
 		return ErrNoIdempotencyTable
 	}
@@ -137,11 +139,11 @@ func (s *Store) Replayed(ctx context.Context, op, orgID, keyID string, idem Idem
 // another request, and nil when no live record exists (the cancellation had
 // another cause). The read is strongly consistent, so a record committed by
 // a concurrent request is seen.
-func (s *Store) replayed(ctx context.Context, op, orgID, sk string, idem Idempotency, at string) error {
-	now, err := time.Parse(TimeLayout, at)
-	if err != nil {
-		return fmt.Errorf("idempotency record: time %q: %w", at, err)
+func (s *Store) replayed(ctx context.Context, op, orgID, sk string, idem Idempotency, at stamp.Time) error {
+	if at.IsZero() {
+		return errors.New("idempotency record: no time to read it at")
 	}
+	now := at.Time()
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.idempotencyTable),
 		Key:            idempotencyKey(orgID, sk),

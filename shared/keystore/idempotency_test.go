@@ -15,6 +15,7 @@ import (
 
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // newIdempotentStore is newStore with Idempotency-Key records.
@@ -32,7 +33,7 @@ func draft(t *testing.T, org string, at time.Time) (keystore.Key, apikey.Key) {
 		t.Fatal(err)
 	}
 	c := change(keystore.OpCreate)
-	c.At = keystore.FormatTime(at)
+	c.At = stamp.Of(at)
 	return keystore.Key{Hash: secret.Hash(), ID: keystore.NewID(), OrgID: org, Prefix: secret.Prefix(), Label: "ci",
 		Scopes: []string{"*"}, Status: keystore.StatusActive, CreatedAt: c.At, CreatedBy: "u_1", LastChange: &c}, secret
 }

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
+
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // Status of a key.
@@ -60,12 +62,12 @@ func (e *RolledError) Error() string { return fmt.Sprintf("%s %s", ErrAlreadyRol
 
 func (e *RolledError) Unwrap() error { return ErrAlreadyRolled }
 
-// TimeLayout is how every time is stored: RFC 3339 UTC with fixed
-// millisecond precision, so that strings compare in time order.
-const TimeLayout = "2006-01-02T15:04:05.000Z"
+// TimeLayout is how times are stored and shown: stamp.Layout.
+const TimeLayout = stamp.Layout
 
-// FormatTime formats t for storage and for the API.
-func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+// FormatTime is t as stored and shown, for comparing with stored or shown
+// text (stamp.Format); a key's times are stamp.Time values.
+func FormatTime(t time.Time) string { return stamp.Format(t) }
 
 // Actor is who made a change, as the admin request saw them.
 type Actor struct {
@@ -85,10 +87,10 @@ type Trace struct {
 // image carries who made it and from where. A last-used write removes it,
 // which is how the audit stream tells the two apart.
 type Change struct {
-	Op    string `dynamodbav:"op"`
-	At    string `dynamodbav:"at"`
-	Actor Actor  `dynamodbav:"actor"`
-	Trace Trace  `dynamodbav:"trace"`
+	Op    string     `dynamodbav:"op"`
+	At    stamp.Time `dynamodbav:"at"`
+	Actor Actor      `dynamodbav:"actor"`
+	Trace Trace      `dynamodbav:"trace"`
 	// Where the key was found, for an OpExpose change: the URL and the kind
 	// of place (GitHub's source: content, commit, issue, …), so that the
 	// audit record shows them. Plain strings keep Change comparable.
@@ -109,30 +111,30 @@ const (
 
 // Key is a stored API key. It never holds the secret.
 type Key struct {
-	Hash         string   `dynamodbav:"key_hash"`
-	ID           string   `dynamodbav:"key_id"`
-	OrgID        string   `dynamodbav:"org_id"`
-	Prefix       string   `dynamodbav:"prefix"`
-	Label        string   `dynamodbav:"label"`
-	Scopes       []string `dynamodbav:"scopes"`
-	Status       Status   `dynamodbav:"status"`
-	CreatedAt    string   `dynamodbav:"created_at"`
-	CreatedBy    string   `dynamodbav:"created_by"`
-	LastUsedAt   string   `dynamodbav:"last_used_at,omitempty"`
-	RevokedAt    string   `dynamodbav:"revoked_at,omitempty"`
-	RevokedBy    string   `dynamodbav:"revoked_by,omitempty"`
-	RevokeReason string   `dynamodbav:"revoke_reason,omitempty"`
-	ExpiresAt    string   `dynamodbav:"expires_at,omitempty"`
-	AllowedIPs   []string `dynamodbav:"allowed_ips,omitempty"` // CIDRs; none means any address
-	Channels     []string `dynamodbav:"channels,omitempty"`    // WhatsApp channel ids; none means every channel
-	RolledFrom   string   `dynamodbav:"rolled_from,omitempty"` // the key this one replaced
-	RolledTo     string   `dynamodbav:"rolled_to,omitempty"`   // the key that replaced this one
+	Hash         string     `dynamodbav:"key_hash"`
+	ID           string     `dynamodbav:"key_id"`
+	OrgID        string     `dynamodbav:"org_id"`
+	Prefix       string     `dynamodbav:"prefix"`
+	Label        string     `dynamodbav:"label"`
+	Scopes       []string   `dynamodbav:"scopes"`
+	Status       Status     `dynamodbav:"status"`
+	CreatedAt    stamp.Time `dynamodbav:"created_at"`
+	CreatedBy    string     `dynamodbav:"created_by"`
+	LastUsedAt   stamp.Time `dynamodbav:"last_used_at,omitempty"`
+	RevokedAt    stamp.Time `dynamodbav:"revoked_at,omitempty"`
+	RevokedBy    string     `dynamodbav:"revoked_by,omitempty"`
+	RevokeReason string     `dynamodbav:"revoke_reason,omitempty"`
+	ExpiresAt    stamp.Time `dynamodbav:"expires_at,omitempty"`
+	AllowedIPs   []string   `dynamodbav:"allowed_ips,omitempty"` // CIDRs; none means any address
+	Channels     []string   `dynamodbav:"channels,omitempty"`    // WhatsApp channel ids; none means every channel
+	RolledFrom   string     `dynamodbav:"rolled_from,omitempty"` // the key this one replaced
+	RolledTo     string     `dynamodbav:"rolled_to,omitempty"`   // the key that replaced this one
 	// ExposedAt is when the key was first reported found in public;
 	// ExposureURL and ExposureSource say where, as last reported.
-	ExposedAt      string  `dynamodbav:"exposed_at,omitempty"`
-	ExposureURL    string  `dynamodbav:"exposure_url,omitempty"`
-	ExposureSource string  `dynamodbav:"exposure_source,omitempty"`
-	LastChange     *Change `dynamodbav:"last_change,omitempty"`
+	ExposedAt      stamp.Time `dynamodbav:"exposed_at,omitempty"`
+	ExposureURL    string     `dynamodbav:"exposure_url,omitempty"`
+	ExposureSource string     `dynamodbav:"exposure_source,omitempty"`
+	LastChange     *Change    `dynamodbav:"last_change,omitempty"`
 	// Version counts admin writes: 1 at creation, incremented by every
 	// update, revoke, roll and exposure (never by a last-used write). Keys stored
 	// before versions existed have none, which reads as 0.
@@ -144,7 +146,7 @@ func (k Key) Live(now time.Time) bool { return k.StatusAt(now) == StatusActive }
 
 // Expired reports whether k has an expiry that now has reached.
 func (k Key) Expired(now time.Time) bool {
-	return k.ExpiresAt != "" && k.ExpiresAt <= FormatTime(now)
+	return !k.ExpiresAt.IsZero() && k.ExpiresAt <= stamp.Of(now)
 }
 
 // StatusAt is the status as the API shows it at now: active, expired or revoked.

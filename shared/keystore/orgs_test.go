@@ -7,6 +7,7 @@ import (
 
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // Issue 13, defect 2: seeding creates a missing organisation and leaves an
@@ -114,5 +115,5 @@ func draftKey(t *testing.T, org string, expires time.Time) keystore.Key {
 	c := change(keystore.OpCreate)
 	return keystore.Key{Hash: secret.Hash(), ID: keystore.NewID(), OrgID: org, Prefix: secret.Prefix(),
 		Label: "expiring", Scopes: []string{"*"}, Status: keystore.StatusActive, CreatedAt: c.At, CreatedBy: "u_1",
-		LastChange: &c, ExpiresAt: keystore.FormatTime(expires)}
+		LastChange: &c, ExpiresAt: stamp.Of(expires)}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/flowella/apikeys/shared/dynamo"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // OrgKeysIndex is the index that lists an organisation's keys.
@@ -124,6 +125,9 @@ func (s *Store) CreateOnce(ctx context.Context, k Key, idem Idempotency) error {
 }
 
 func (s *Store) create(ctx context.Context, k Key, idem *Idempotency) error {
+	if k.CreatedAt.IsZero() {
+		return fmt.Errorf("create key %s: no created_at: %w", k.ID, ErrUntimed)
+	}
 	k.Version = FirstVersion
 	put, err := s.putNew(k)
 	if err != nil {
@@ -243,6 +247,9 @@ type ListOptions struct {
 // as Before for the next page ("" when there is none). The partition is always
 // the caller's organisation, so no cursor reaches another one's keys.
 func (s *Store) List(ctx context.Context, orgID string, opts ListOptions) ([]Key, string, error) {
+	if (opts.Status == StatusActive || opts.Status == StatusExpired) && opts.Now.IsZero() {
+		return nil, "", fmt.Errorf("list keys of %s: %w: the %s filter is decided at ListOptions.Now", orgID, ErrUntimed, opts.Status)
+	}
 	kc := expression.Key("org_id").Equal(expression.Value(orgID))
 	if opts.Before != "" {
 		kc = kc.And(expression.Key("key_id").LessThan(expression.Value(opts.Before)))
@@ -252,9 +259,9 @@ func (s *Store) List(ctx context.Context, orgID string, opts ListOptions) ([]Key
 	var filters []expression.ConditionBuilder
 	switch opts.Status {
 	case StatusActive:
-		filters = append(filters, isActive.And(unexpiredAt(FormatTime(opts.Now))))
+		filters = append(filters, isActive.And(unexpiredAt(stamp.Of(opts.Now))))
 	case StatusExpired:
-		filters = append(filters, isActive.And(expression.Name("expires_at").LessThanEqual(expression.Value(FormatTime(opts.Now)))))
+		filters = append(filters, isActive.And(expression.Name("expires_at").LessThanEqual(expression.Value(stamp.Of(opts.Now)))))
 	case StatusRevoked:
 		filters = append(filters, expression.Name("status").Equal(expression.Value(StatusRevoked)))
 	}
@@ -365,7 +372,7 @@ func activeIn(orgID string) expression.ConditionBuilder {
 }
 
 // unexpiredAt holds for a key without expiry or whose expiry is after at.
-func unexpiredAt(at string) expression.ConditionBuilder {
+func unexpiredAt(at stamp.Time) expression.ConditionBuilder {
 	return expression.AttributeNotExists(expression.Name("expires_at")).
 		Or(expression.Name("expires_at").GreaterThan(expression.Value(at)))
 }
@@ -384,19 +391,28 @@ func nextVersion(upd expression.UpdateBuilder, k Key) expression.UpdateBuilder {
 	return upd.Set(expression.Name("version"), expression.Value(k.Version+1))
 }
 
-// changeTime is when change happens.
-func changeTime(change Change) time.Time {
-	t, err := time.Parse(TimeLayout, change.At)
-	if err != nil {
-		return time.Now()
+// ErrUntimed: a write was asked for without the time of its change (or a
+// key without its creation time), or a list filter that depends on the time
+// without one. The store never reads the clock itself.
+var ErrUntimed = errors.New("no time given: the caller reads the clock")
+
+// timed refuses a change without a time: every write records when it
+// happened (revoked_at, last_change.at, a roll's expiry), and the caller,
+// which read the clock, says when that is.
+func timed(change Change) error {
+	if change.At.IsZero() {
+		return ErrUntimed
 	}
-	return t
+	return nil
 }
 
-// writable refuses, without a write, a change of a key read as revoked
-// (with revoked) or expired.
+// writable refuses, without a write, a change without a time, or of a key
+// read as revoked (with revoked) or expired.
 func writable(k Key, change Change, revoked error) error {
-	switch k.StatusAt(changeTime(change)) {
+	if err := timed(change); err != nil {
+		return err
+	}
+	switch k.StatusAt(change.At.Time()) {
 	case StatusRevoked:
 		return revoked
 	case StatusExpired:
@@ -410,7 +426,7 @@ func writable(k Key, change Change, revoked error) error {
 // roll) rolled meanwhile, or changed since it was read.
 func (s *Store) whyRefused(ctx context.Context, read Key, change Change, revoked error) error {
 	k, err := s.LookupByHash(ctx, read.Hash)
-	now := changeTime(change)
+	now := change.At.Time()
 	switch {
 	case errors.Is(err, ErrNotFound) || (err == nil && k.OrgID != read.OrgID):
 		return ErrNotFound
@@ -444,6 +460,9 @@ func (s *Store) Revoke(ctx context.Context, orgID, id, reason string, change Cha
 // one succeeds; the other gets ErrAlreadyRevoked. A key changed since it was
 // read gets ErrChanged.
 func (s *Store) RevokeAt(ctx context.Context, k Key, reason string, change Change) (Key, error) {
+	if err := timed(change); err != nil {
+		return Key{}, fmt.Errorf("revoke key %s: %w", k.ID, err)
+	}
 	if k.Status == StatusRevoked {
 		return Key{}, fmt.Errorf("revoke key %s: %w", k.ID, ErrAlreadyRevoked)
 	}
@@ -552,8 +571,8 @@ func (s *Store) roll(ctx context.Context, orgID string, old, next Key, grace tim
 			Set(expression.Name("revoked_by"), expression.Value(change.Actor.UserID)).
 			Set(expression.Name("revoke_reason"), expression.Value("rolled to "+next.ID))
 	} else {
-		expiry := FormatTime(changeTime(change).Add(grace))
-		if old.ExpiresAt != "" && old.ExpiresAt < expiry {
+		expiry := change.At.Add(grace)
+		if !old.ExpiresAt.IsZero() && old.ExpiresAt < expiry {
 			expiry = old.ExpiresAt
 		}
 		upd = upd.Set(expression.Name("expires_at"), expression.Value(expiry))
@@ -625,7 +644,7 @@ func (s *Store) rollable(ctx context.Context, orgID string, old Key, change Chan
 		return nil
 	case err != nil:
 		return fmt.Errorf("read successor: %w", err)
-	case next.Live(changeTime(change)):
+	case next.Live(change.At.Time()):
 		return &RolledError{To: next.ID}
 	}
 	return nil
@@ -638,13 +657,16 @@ const LastUsedInterval = time.Minute
 // minute old, and reports whether it wrote. It removes last_change, so the
 // audit stream can tell this write from an admin change.
 func (s *Store) TouchLastUsed(ctx context.Context, hash string, now time.Time) (bool, error) {
-	cutoff := FormatTime(now.Add(-LastUsedInterval))
+	if now.IsZero() {
+		return false, fmt.Errorf("touch last used: %w", ErrUntimed)
+	}
+	cutoff := stamp.Of(now).Add(-LastUsedInterval)
 	cond := expression.AttributeExists(expression.Name("key_hash")).And(
 		expression.AttributeNotExists(expression.Name("last_used_at")).
 			Or(expression.Name("last_used_at").LessThan(expression.Value(cutoff))))
 	// last_used_at alone: the audit function tells this write by what it
 	// changes, and the authorizer's role may change nothing else.
-	upd := expression.Set(expression.Name("last_used_at"), expression.Value(FormatTime(now)))
+	upd := expression.Set(expression.Name("last_used_at"), expression.Value(stamp.Of(now)))
 	expr, err := expression.NewBuilder().WithCondition(cond).WithUpdate(upd).Build()
 	if err != nil {
 		return false, err
@@ -748,9 +770,12 @@ func (s *Store) SeedOrg(ctx context.Context, id, plan string, features []string)
 // than the organisation's active_keys counter, which an expiry never
 // decrements.
 func (s *Store) CountActive(ctx context.Context, orgID string, now time.Time, limit int) (int, error) {
+	if now.IsZero() {
+		return 0, fmt.Errorf("count active keys of %s: %w", orgID, ErrUntimed)
+	}
 	expr, err := expression.NewBuilder().
 		WithKeyCondition(expression.Key("org_id").Equal(expression.Value(orgID))).
-		WithFilter(expression.Name("status").Equal(expression.Value(StatusActive)).And(unexpiredAt(FormatTime(now)))).
+		WithFilter(expression.Name("status").Equal(expression.Value(StatusActive)).And(unexpiredAt(stamp.Of(now)))).
 		Build()
 	if err != nil {
 		return 0, fmt.Errorf("count active keys of %s: %w", orgID, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/flowella/apikeys/local/dynamotest"
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 func newStore(t *testing.T) (*keystore.Store, *dynamodb.Client, dynamotest.Tables) {
@@ -30,7 +31,7 @@ func newStore(t *testing.T) (*keystore.Store, *dynamodb.Client, dynamotest.Table
 }
 
 func change(op string) keystore.Change {
-	return keystore.Change{Op: op, At: keystore.FormatTime(time.Now()),
+	return keystore.Change{Op: op, At: stamp.Of(time.Now()),
 		Actor: keystore.Actor{UserID: "u_1", IP: "127.0.0.1", UserAgent: "test"},
 		Trace: keystore.Trace{RequestID: "req-1"}}
 }
@@ -84,7 +85,8 @@ func TestCreateLookupGet(t *testing.T) {
 func TestCreateNeedsOrg(t *testing.T) {
 	s, _, _ := newStore(t)
 	secret, _ := apikey.Generate(apikey.EnvLive)
-	err := s.Create(context.Background(), keystore.Key{Hash: secret.Hash(), ID: keystore.NewID(), OrgID: "org_missing", Status: keystore.StatusActive})
+	err := s.Create(context.Background(), keystore.Key{Hash: secret.Hash(), ID: keystore.NewID(), OrgID: "org_missing", Status: keystore.StatusActive,
+		CreatedAt: stamp.Of(time.Now())})
 	if !errors.Is(err, keystore.ErrOrgNotFound) {
 		t.Fatalf("err = %v", err)
 	}
@@ -134,7 +136,16 @@ func TestListNewestFirstWithCursor(t *testing.T) {
 		}
 	}
 
-	active, _, err := s.List(ctx, "org_a", keystore.ListOptions{Limit: 50, Status: keystore.StatusActive})
+	active, _, err := s.List(ctx, "org_a", keystore.ListOptions{Limit: 50, Status: keystore.StatusActive, Now: time.Now()})
+	if err != nil || len(active) != 6 {
+		t.Fatalf("active = %d, %v", len(active), err)
+	}
+	// The active and expired filters are decided at a time the caller gives.
+	active, _, err = s.List(ctx, "org_a", keystore.ListOptions{Limit: 50, Status: keystore.StatusActive})
+	if !errors.Is(err, keystore.ErrUntimed) {
+		t.Fatalf("active without Now: %d keys, %v; want ErrUntimed", len(active), err)
+	}
+	active, _, err = s.List(ctx, "org_a", keystore.ListOptions{Limit: 50, Status: keystore.StatusActive, Now: time.Now()})
 	if err != nil || len(active) != 6 {
 		t.Fatalf("active = %d, %v", len(active), err)
 	}
@@ -201,7 +212,7 @@ func TestUpdateAndRevokeRules(t *testing.T) {
 		t.Fatalf("update of revoked key: %v", err)
 	}
 	got, _ = s.Get(ctx, "org_a", k.ID)
-	if got.Status != keystore.StatusRevoked || got.RevokeReason != "rotated" || got.RevokedBy != "u_1" || got.RevokedAt == "" {
+	if got.Status != keystore.StatusRevoked || got.RevokeReason != "rotated" || got.RevokedBy != "u_1" || got.RevokedAt.IsZero() {
 		t.Fatalf("revoked key: %+v", got)
 	}
 }
@@ -229,7 +240,7 @@ func TestTouchLastUsedOncePerMinute(t *testing.T) {
 	}
 	k, _ := s.LookupByHash(ctx, secret.Hash())
 	// The touch writes last_used_at alone: the admin change before it stays.
-	if k.LastUsedAt != keystore.FormatTime(now.Add(61*time.Second)) || k.LastChange == nil || k.LastChange.Op != keystore.OpCreate {
+	if k.LastUsedAt != stamp.Of(now.Add(61*time.Second)) || k.LastChange == nil || k.LastChange.Op != keystore.OpCreate {
 		t.Fatalf("last_used_at=%s last_change=%v", k.LastUsedAt, k.LastChange)
 	}
 	// An unknown hash is never created by a touch.

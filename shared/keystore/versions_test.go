@@ -52,8 +52,8 @@ func TestWritesActOnTheVersionRead(t *testing.T) {
 		t.Fatalf("touch: %v %v", wrote, err)
 	}
 	touched, _ := s.Get(ctx, "org_a", k.ID)
-	if touched.Version != 2 || touched.LastUsedAt == "" {
-		t.Fatalf("after last-used write: version %d, last used %q", touched.Version, touched.LastUsedAt)
+	if touched.Version != 2 || touched.LastUsedAt.IsZero() {
+		t.Fatalf("after last-used write: version %d, last used %v", touched.Version, touched.LastUsedAt)
 	}
 	// So a write acting on the version read before it still goes through.
 	revoked, err := s.RevokeAt(ctx, now, "done", change(keystore.OpRevoke))

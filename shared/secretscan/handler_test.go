@@ -20,6 +20,7 @@ import (
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/keystore"
 	"github.com/flowella/apikeys/shared/secretscan"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // countingDB is the endpoint's DynamoDB client (DynamoDB Local), counting
@@ -100,7 +101,7 @@ func (f *fixture) key(org string) (string, keystore.Key) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	c := keystore.Change{Op: keystore.OpCreate, At: keystore.FormatTime(time.Now()), Actor: keystore.Actor{UserID: "u_1"}}
+	c := keystore.Change{Op: keystore.OpCreate, At: stamp.Of(time.Now()), Actor: keystore.Actor{UserID: "u_1"}}
 	k := keystore.Key{Hash: secret.Hash(), ID: keystore.NewID(), OrgID: org, Prefix: secret.Prefix(), Label: "ci",
 		Scopes: []string{"*"}, Status: keystore.StatusActive, CreatedAt: c.At, CreatedBy: "u_1", LastChange: &c}
 	if err := f.store.Create(context.Background(), k); err != nil {
@@ -187,7 +188,7 @@ func TestReportedLiveKeyIsRevoked(t *testing.T) {
 	}
 	k := f.read(secret)
 	if k.Status != keystore.StatusRevoked || k.RevokeReason != keystore.ReasonExposed || k.RevokedBy != secretscan.Actor ||
-		k.ExposedAt == "" || k.ExposedAt != k.RevokedAt || k.ExposureURL != leak(secret).URL || k.ExposureSource != "content" || k.Version != before.Version+1 {
+		k.ExposedAt.IsZero() || k.ExposedAt != k.RevokedAt || k.ExposureURL != leak(secret).URL || k.ExposureSource != "content" || k.Version != before.Version+1 {
 		t.Fatalf("key after the report: %+v", k)
 	}
 	lc := k.LastChange
@@ -221,7 +222,7 @@ func TestNotifyKeepsTheKeyAndFlagsIt(t *testing.T) {
 		t.Fatalf("%d %+v", status, fb)
 	}
 	k := f.read(secret)
-	if k.Status != keystore.StatusActive || k.RevokedAt != "" || k.ExposedAt == "" || k.ExposureURL != first.URL || k.Version != before.Version+1 ||
+	if k.Status != keystore.StatusActive || !k.RevokedAt.IsZero() || k.ExposedAt.IsZero() || k.ExposureURL != first.URL || k.Version != before.Version+1 ||
 		k.LastChange.Op != keystore.OpExpose {
 		t.Fatalf("key after the report: %+v", k)
 	}
@@ -376,7 +377,7 @@ type racingKeys struct {
 func (r *racingKeys) ExposeAll(ctx context.Context, keys []keystore.Key, revoke bool, c []keystore.Change) []error {
 	if r.raced.CompareAndSwap(false, true) {
 		label := "renamed meanwhile"
-		patch := keystore.Change{Op: keystore.OpUpdate, At: keystore.FormatTime(time.Now()), Actor: keystore.Actor{UserID: "u_1"}}
+		patch := keystore.Change{Op: keystore.OpUpdate, At: stamp.Of(time.Now()), Actor: keystore.Actor{UserID: "u_1"}}
 		if _, err := r.Store.Update(ctx, keys[0].OrgID, keys[0].ID, keystore.Changes{Label: &label}, patch); err != nil {
 			return []error{err}
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // Keys is what the scanner needs of the key store: the authorizer's lookup
@@ -81,6 +82,7 @@ type found struct {
 // A storage error fails the whole report, so that GitHub sends it again;
 // what was done already is not done twice.
 func (s *Scanner) Scan(ctx context.Context, matches []Match, req Request) ([]Feedback, error) {
+	now := s.now() // the report's one clock reading: every change it makes is of this time
 	feedback := make([]Feedback, len(matches))
 	var candidates []*found // well-formed keys, each once
 	byHash := map[string]*found{}
@@ -126,7 +128,7 @@ func (s *Scanner) Scan(ctx context.Context, matches []Match, req Request) ([]Fee
 		byOrg[f.key.OrgID] = append(byOrg[f.key.OrgID], f)
 	}
 	err = s.each(ctx, len(orgs), func(ctx context.Context, i int) error {
-		return s.handleOrg(ctx, orgs[i], byOrg[orgs[i]], req)
+		return s.handleOrg(ctx, orgs[i], byOrg[orgs[i]], req, now)
 	})
 	if err != nil {
 		return nil, err
@@ -154,8 +156,7 @@ func (s *Scanner) Scan(ctx context.Context, matches []Match, req Request) ([]Fee
 // or expired already, or one flagged already for the same URL (so the same
 // report twice changes nothing). A key changed meanwhile (a PATCH, a roll)
 // is read again and handled as it now is.
-func (s *Scanner) handleOrg(ctx context.Context, orgID string, keys []*found, req Request) error {
-	now := s.now()
+func (s *Scanner) handleOrg(ctx context.Context, orgID string, keys []*found, req Request, now time.Time) error {
 	live := false
 	for _, f := range keys {
 		f.outcome = outcomeUnchanged
@@ -176,7 +177,7 @@ func (s *Scanner) handleOrg(ctx context.Context, orgID string, keys []*found, re
 	for attempt := 1; len(todo) > 0; attempt++ {
 		ks, changes := make([]keystore.Key, len(todo)), make([]keystore.Change, len(todo))
 		for j, f := range todo {
-			ks[j], changes[j] = f.key, s.change(f.match, req)
+			ks[j], changes[j] = f.key, s.change(f.match, req, now)
 		}
 		errs := s.Keys.ExposeAll(ctx, ks, revoke, changes)
 		var again []*found
@@ -196,7 +197,7 @@ func (s *Scanner) handleOrg(ctx context.Context, orgID string, keys []*found, re
 				if err != nil {
 					return fmt.Errorf("read key %s again: %w", f.key.ID, err)
 				}
-				if f.key = k; needsWrite(f, revoke, s.now()) {
+				if f.key = k; needsWrite(f, revoke, now) {
 					again = append(again, f)
 				}
 			default:
@@ -214,15 +215,15 @@ func needsWrite(f *found, revoke bool, now time.Time) bool {
 	if !f.key.Live(now) {
 		return false
 	}
-	return revoke || f.key.ExposedAt == "" || f.key.ExposureURL != f.match.URL
+	return revoke || f.key.ExposedAt.IsZero() || f.key.ExposureURL != f.match.URL
 }
 
 // change is what an exposure write records on the key (last_change), for
 // the audit record: the actor, GitHub's request, and where the key was found.
-func (s *Scanner) change(m Match, req Request) keystore.Change {
+func (s *Scanner) change(m Match, req Request, now time.Time) keystore.Change {
 	return keystore.Change{
 		Op:             keystore.OpExpose,
-		At:             keystore.FormatTime(s.now()),
+		At:             stamp.Of(now),
 		Actor:          keystore.Actor{UserID: Actor, IP: req.IP, UserAgent: truncate(req.UserAgent, 512)},
 		Trace:          keystore.Trace{RequestID: req.RequestID, XRayTraceID: truncate(req.XRayTraceID, 256), TraceParent: truncate(req.TraceParent, 256)},
 		ExposureURL:    truncate(m.URL, 2048),
