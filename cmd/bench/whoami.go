@@ -46,13 +46,22 @@ type throughput struct {
 	n         int
 	elapsed   time.Duration
 	latencies []time.Duration
+	// CPU time of make run's Go process, of its DynamoDB Local and of this
+	// process (the clients), over the phase and the settling after it.
+	cpuStack, cpuDynamoDB, cpuClient time.Duration
 }
 
 func (t *throughput) add(o throughput) {
 	t.n += o.n
 	t.elapsed += o.elapsed
 	t.latencies = append(t.latencies, o.latencies...)
+	t.cpuStack += o.cpuStack
+	t.cpuDynamoDB += o.cpuDynamoDB
+	t.cpuClient += o.cpuClient
 }
+
+// perRequest is a CPU time per request.
+func (t throughput) perRequest(d time.Duration) time.Duration { return d / time.Duration(max(1, t.n)) }
 
 func (t throughput) perSecond() float64 { return float64(t.n) / t.elapsed.Seconds() }
 
@@ -97,6 +106,11 @@ func whoamiBench(ctx context.Context, root string, requests, rounds int) (*whoam
 		}
 		return nil
 	}
+	// make run's DynamoDB Local runs in a process group of its own.
+	ddbPIDs := pidsWith("DynamoDBLocal", run.dataDir)
+	if len(ddbPIDs) == 0 {
+		return nil, fmt.Errorf("make run's DynamoDB Local (data in %s) not found in /proc", run.dataDir)
+	}
 	f := &whoamiFigures{requests: requests, rounds: rounds}
 	for _, clients := range []int{1, 8} {
 		// Warm up: connections, both pools of execution environments.
@@ -114,10 +128,18 @@ func whoamiBench(ctx context.Context, root string, requests, rounds int) (*whoam
 				kinds[0], kinds[1], into[0], into[1] = kinds[1], kinds[0], into[1], into[0]
 			}
 			for i, kind := range kinds {
+				stack0, ddb0, self0 := groupCPU(run.cmd.Process.Pid), pidsCPU(ddbPIDs), selfCPU()
 				t, err := drive(ctx, clients, requests, kind)
 				if err != nil {
 					return nil, err
 				}
+				// Key activity is delivered every 200 ms: let the phase's
+				// records be written before the next phase, and count them.
+				time.Sleep(time.Second)
+				stack1, ddb1, self1 := groupCPU(run.cmd.Process.Pid), pidsCPU(ddbPIDs), selfCPU()
+				t.cpuStack = stack1["flowella-local"] - stack0["flowella-local"]
+				t.cpuDynamoDB = ddb1 - ddb0
+				t.cpuClient = self1 - self0
 				into[i].add(t)
 			}
 		}
@@ -292,6 +314,16 @@ func (f *whoamiFigures) markdown() string {
 			r.whoami.perSecond(), r.getItem.perSecond(), q, verdict(q >= 0.6),
 			ms(median(r.whoami.latencies)), ms(median(r.getItem.latencies)),
 			ms(percentile(r.whoami.latencies, 99)), ms(percentile(r.getItem.latencies, 99)), r.load)
+	}
+	fmt.Fprintf(&b, "\nCPU time per request (user and system, from /proc, over each phase and the second after it,\n"+
+		"while key activity is written), whoami / GetItem; the bench's own goroutines are the clients:\n\n")
+	fmt.Fprintf(&b, "| clients | make run's Go process | its DynamoDB Local | clients (bench) |\n| --- | --- | --- | --- |\n")
+	for _, r := range f.rows {
+		w, g := r.whoami, r.getItem
+		fmt.Fprintf(&b, "| %d | %s / %s | %s / %s | %s / %s |\n", r.clients,
+			ms(w.perRequest(w.cpuStack)), ms(g.perRequest(g.cpuStack)),
+			ms(w.perRequest(w.cpuDynamoDB)), ms(g.perRequest(g.cpuDynamoDB)),
+			ms(w.perRequest(w.cpuClient)), ms(g.perRequest(g.cpuClient)))
 	}
 	fmt.Fprintf(&b, "\n```sh\ngo run ./cmd/bench -only whoami\n```\n")
 	return b.String()

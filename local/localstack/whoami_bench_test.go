@@ -39,8 +39,9 @@ func BenchmarkWhoamiPath(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	// As make run logs: text on stderr (here formatted, then dropped).
 	prev := slog.Default()
-	slog.SetDefault(slog.New(slog.DiscardHandler))
+	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	b.Cleanup(func() { slog.SetDefault(prev) })
 	s, err := localstack.Build(context.Background(), localstack.Config{Template: tpl, DB: db,
 		TableName: func(id string) string { return tables[id] }, Parameters: map[string]string{"SessionHS256Secret": secret},
