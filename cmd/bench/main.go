@@ -15,18 +15,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 )
 
 func main() {
-	only := flag.String("only", "authorizer,whoami,binaries", "figures to measure: authorizer, whoami, binaries (sizes and cold starts)")
+	only := flag.String("only", strings.Join(allFigures, ","), "figures to measure: authorizer, whoami, binaries (sizes and cold starts)")
 	write := flag.String("write", "", "rewrite the generated section of this file (BENCHMARKS.md)")
 	samples := flag.Int("samples", 3000, "authorizer: calls of each kind measured")
 	requests := flag.Int("requests", 2000, "whoami: requests of each kind per client count and round")
@@ -39,6 +41,9 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// allFigures are what -only may name.
+var allFigures = []string{"authorizer", "whoami", "binaries"}
 
 func run(only, write string, samples, requests, rounds, starts int, cpuprofile string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -61,6 +66,15 @@ func run(only, write string, samples, requests, rounds, starts int, cpuprofile s
 	want := map[string]bool{}
 	for _, w := range strings.Split(only, ",") {
 		want[strings.TrimSpace(w)] = true
+	}
+	for w := range want {
+		if !slices.Contains(allFigures, w) {
+			return fmt.Errorf("-only: unknown figure %q (figures: %s)", w, strings.Join(allFigures, ", "))
+		}
+	}
+	if write != "" && len(want) != len(allFigures) {
+		// The section is written whole: a partial run would drop the others.
+		return errors.New("-write needs every figure: leave -only out")
 	}
 	var sections []string
 	if want["authorizer"] {
