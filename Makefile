@@ -61,8 +61,11 @@ report-leak:
 seed:
 	$(GO) run ./cmd/local -setup-only
 
-## bench: benchmarks (key format, authorizer decisions on DynamoDB Local)
-bench:
+## bench: rewrites the measured section of BENCHMARKS.md (cmd/bench: the authorizer's Lambda path and make run's
+## whoami against a bare GetItem, allocations, bootstrap sizes and cold starts against hello world), then the
+## other benchmarks (key format, authorizer decisions, audit and activity delays)
+bench: $(LOCAL_BIN)/aws-lambda-rie
+	scripts/dynamodb-local.sh run -- $(GO) run ./cmd/bench -write BENCHMARKS.md
 	scripts/dynamodb-local.sh run -- $(GO) test -run '^$$' -bench . -benchmem ./shared/apikey/ ./shared/authorizer/
 	$(GO) test -run '^$$' -bench AuditDelay -benchtime 1x -timeout 10m ./e2e/
 	scripts/dynamodb-local.sh run -- $(GO) test -run '^$$' -bench AuthorizerRecording -benchtime 2000x ./local/localstack/
@@ -158,6 +161,11 @@ build-GetKeyUsageFunction:
 	$(LAMBDA_BUILD) ./functions/get-key-usage
 build-GetKeyExposureFunction:
 	$(LAMBDA_BUILD) ./functions/get-key-exposure
+
+# The hello-world Lambda that make bench compares bootstraps with, built as the functions are.
+.PHONY: bench-hello
+bench-hello:
+	$(LAMBDA_BUILD) ./local/bench/hello
 
 clean:
 	rm -rf .local/artifacts .aws-sam

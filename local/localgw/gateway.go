@@ -6,6 +6,7 @@
 package localgw
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -50,6 +51,7 @@ type Route struct {
 type Gateway struct {
 	routes    []Route
 	api       API
+	logFormat []logPart // api.AccessLogFormat, split once
 	accessLog io.Writer
 	logMu     sync.Mutex
 	log       *slog.Logger
@@ -71,7 +73,7 @@ func New(routes []Route, api API, accessLog io.Writer, log *slog.Logger) *Gatewa
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Gateway{routes: routes, api: api, accessLog: accessLog, log: log}
+	return &Gateway{routes: routes, api: api, logFormat: compileLogFormat(api.AccessLogFormat), accessLog: accessLog, log: log}
 }
 
 // match finds the route and path parameters. Literal segments win over
@@ -101,18 +103,60 @@ func (e *accessEntry) set(name, value string) { e.vars[name] = value }
 
 var contextVar = regexp.MustCompile(`\$context\.[A-Za-z0-9_.]+`)
 
-// render fills format as API Gateway fills an access log format: each
-// $context variable by its value, JSON-escaped (the formats quote them), and
-// "-" where the request has none.
-func (e *accessEntry) render(format string) []byte {
-	return []byte(contextVar.ReplaceAllStringFunc(format, func(v string) string {
-		val, ok := e.vars[strings.TrimPrefix(v, "$context.")]
-		if !ok || val == "" {
-			return "-"
+// logPart is a piece of an access log format: literal text, or the name of
+// a $context variable (without "$context.").
+type logPart struct {
+	literal, variable string
+}
+
+// compileLogFormat splits an access log format into its text and its
+// $context variables, once, rather than matching it on every request.
+func compileLogFormat(format string) []logPart {
+	var parts []logPart
+	last := 0
+	for _, loc := range contextVar.FindAllStringIndex(format, -1) {
+		if loc[0] > last {
+			parts = append(parts, logPart{literal: format[last:loc[0]]})
 		}
-		b, _ := json.Marshal(val)
-		return string(b[1 : len(b)-1])
-	}))
+		parts = append(parts, logPart{variable: strings.TrimPrefix(format[loc[0]:loc[1]], "$context.")})
+		last = loc[1]
+	}
+	if last < len(format) {
+		parts = append(parts, logPart{literal: format[last:]})
+	}
+	return parts
+}
+
+// render fills a compiled format as API Gateway fills an access log format:
+// each $context variable by its value, JSON-escaped (the formats quote
+// them), and "-" where the request has none.
+func (e *accessEntry) render(format []logPart) []byte {
+	b := make([]byte, 0, 512)
+	for _, p := range format {
+		if p.variable == "" {
+			b = append(b, p.literal...)
+			continue
+		}
+		val := e.vars[p.variable]
+		if val == "" {
+			b = append(b, '-')
+			continue
+		}
+		b = appendJSONEscaped(b, val)
+	}
+	return b
+}
+
+// appendJSONEscaped appends s as the inside of a JSON string, exactly as
+// encoding/json writes it; text that needs no escaping is copied as is.
+func appendJSONEscaped(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q[1:len(q)-1]...)
+		}
+	}
+	return append(b, s...)
 }
 
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -143,7 +187,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	entry.set("error.responseType", rw.responseType)
 	entry.set("responseLatency", strconv.FormatInt(time.Since(start).Milliseconds(), 10))
 	if g.accessLog != nil && g.api.AccessLogFormat != "" {
-		line := entry.render(g.api.AccessLogFormat)
+		line := entry.render(g.logFormat)
 		g.logMu.Lock()
 		_, _ = g.accessLog.Write(append(line, '\n'))
 		g.logMu.Unlock()
@@ -180,7 +224,11 @@ func (g *Gateway) serve(w http.ResponseWriter, r *http.Request, reqID, extID str
 		var status int
 		principalID, authCtx, status = g.authorize(ctx, w, route, call)
 		for k, v := range authCtx {
-			entry.set("authorizer."+k, fmt.Sprint(v))
+			if s, ok := v.(string); ok {
+				entry.set("authorizer."+k, s)
+			} else {
+				entry.set("authorizer."+k, fmt.Sprint(v))
+			}
 		}
 		if principalID != "" {
 			entry.set("authorizer.principalId", principalID)
@@ -317,7 +365,11 @@ func invoke(ctx context.Context, h lambda.Handler, reqID string, payload []byte)
 	if err != nil {
 		return nil, err // errors.Is still finds localfn.ErrThrottled
 	}
-	// A handler that returned an error comes back as {"errorMessage": …}.
+	// A handler that returned an error comes back as {"errorMessage": …};
+	// an answer without the word is not one (and is not decoded twice).
+	if !bytes.Contains(out, []byte(`"errorMessage"`)) {
+		return out, nil
+	}
 	var fail struct {
 		ErrorMessage string `json:"errorMessage"`
 	}

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -156,7 +157,7 @@ func (g *Group) Write(p []byte) (int, error) {
 			continue
 		}
 		g.seq++
-		ev := events.CloudwatchLogsLogEvent{ID: fmt.Sprintf("%020d%036d", now, g.seq), Timestamp: now, Message: string(line)}
+		ev := events.CloudwatchLogsLogEvent{ID: eventID(now, g.seq), Timestamp: now, Message: string(line)}
 		for _, s := range g.subs {
 			s.add(ev)
 		}
@@ -241,7 +242,9 @@ func Event(group, stream, filter string, logEvents []events.CloudwatchLogsLogEve
 		return events.CloudwatchLogsEvent{}, err
 	}
 	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(zw)
+	zw.Reset(&b)
 	if _, err := zw.Write(data); err != nil {
 		return events.CloudwatchLogsEvent{}, err
 	}
@@ -249,6 +252,27 @@ func Event(group, stream, filter string, logEvents []events.CloudwatchLogsLogEve
 		return events.CloudwatchLogsEvent{}, err
 	}
 	return events.CloudwatchLogsEvent{AWSLogs: events.CloudwatchLogsRawData{Data: base64.StdEncoding.EncodeToString(b.Bytes())}}, nil
+}
+
+// gzipWriters are reused: a new writer allocates its compressor's tables
+// (about 1 MB) for every batch. The fastest level is as valid gzip as any.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return zw
+}}
+
+// eventID is CloudWatch Logs' 56-digit event id: the time in milliseconds
+// and a sequence number, zero-padded to 20 and 36 digits.
+func eventID(ms int64, seq uint64) string {
+	var b [56]byte
+	for i := range b {
+		b[i] = '0'
+	}
+	t := strconv.AppendInt(nil, ms, 10)
+	copy(b[20-len(t):20], t)
+	n := strconv.AppendUint(nil, seq, 10)
+	copy(b[56-len(n):], n)
+	return string(b[:])
 }
 
 func (s *Subscription) event(logEvents []events.CloudwatchLogsLogEvent) ([]byte, error) {
