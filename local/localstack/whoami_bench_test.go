@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/flowella/apikeys/local/dynamotest"
+	"github.com/flowella/apikeys/local/localsession"
 	"github.com/flowella/apikeys/local/localstack"
 	"github.com/flowella/apikeys/local/samtemplate"
 	"github.com/flowella/apikeys/shared/apikey"
@@ -58,7 +59,7 @@ func BenchmarkWhoamiPath(b *testing.B) {
 	if err := keystore.New(db, tables["KeysTable"], tables["OrgsTable"]).SetOrg(ctx, "org_a", "paid", nil); err != nil {
 		b.Fatal(err)
 	}
-	admin, err := session.IssueHS256(secret, session.Principal{UserID: "u_bench", OrgID: "org_a", Role: "admin"}, time.Hour, "", "")
+	admin, err := localsession.IssueHS256(secret, session.Principal{UserID: "u_bench", OrgID: "org_a", Role: "admin"}, time.Hour, "", "")
 	if err != nil {
 		b.Fatal(err)
 	}
