@@ -63,7 +63,7 @@ func (h *Handlers) Create() Proxy {
 		if err != nil {
 			return 0, nil, err
 		}
-		change := h.changeOf(keystore.OpCreate, c, req, now)
+		change := h.changeOf(keystore.OpCreate, c, req, now, keystore.Key{})
 		template := keystore.Key{OrgID: c.OrgID, Label: label, Scopes: scopes, ExpiresAt: expiresAt,
 			AllowedIPs: allowedIPs, Channels: channels}
 		store := func(k keystore.Key) error { return h.Store.Create(ctx, k) }

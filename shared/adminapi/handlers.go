@@ -195,14 +195,22 @@ func (h *Handlers) toAPIError(err error) *httpapi.Error {
 }
 
 // changeOf records who is making this change and the request's trace context.
-func (h *Handlers) changeOf(op string, c httpapi.Caller, req events.APIGatewayProxyRequest, at time.Time) keystore.Change {
+//
+// Its time is at, or just after the key's last change when at is not later
+// (another function's clock behind this one's): a key's changes, and so its
+// audit records, keep the order in which they were made.
+func (h *Handlers) changeOf(op string, c httpapi.Caller, req events.APIGatewayProxyRequest, at time.Time, of keystore.Key) keystore.Change {
+	when := stamp.Of(at)
+	if of.LastChange != nil && when <= of.LastChange.At {
+		when = of.LastChange.At.Add(time.Millisecond)
+	}
 	ua := req.RequestContext.Identity.UserAgent
 	if ua == "" {
 		ua = httpapi.Header(req, "User-Agent")
 	}
 	return keystore.Change{
 		Op: op,
-		At: stamp.Of(at),
+		At: when,
 		Actor: keystore.Actor{
 			UserID:    c.UserID,
 			IP:        req.RequestContext.Identity.SourceIP,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -45,8 +46,8 @@ func (h *Handlers) Revoke() Proxy {
 		if err != nil {
 			return 0, nil, err
 		}
-		now := h.now() // one reading: the revoke's time and the answer's
 		var k keystore.Key
+		var now time.Time
 		for attempt := 1; ; attempt++ {
 			if k, err = h.Store.Get(ctx, c.OrgID, id); err != nil {
 				return 0, nil, err
@@ -54,7 +55,11 @@ func (h *Handlers) Revoke() Proxy {
 			if err := pre.check(k); err != nil {
 				return 0, nil, err
 			}
-			change := h.changeOf(keystore.OpRevoke, c, req, now)
+			// One reading an attempt, after the key it acts on: the
+			// revoke's time (never before the change it follows) and the
+			// answer's.
+			now = h.now()
+			change := h.changeOf(keystore.OpRevoke, c, req, now, k)
 			k, err = h.Store.RevokeAt(ctx, k, reason, change)
 			if pre == nil && errors.Is(err, keystore.ErrChanged) && attempt < revokeAttempts {
 				continue

@@ -78,7 +78,7 @@ func (h *Handlers) Roll() Proxy {
 		if err := pre.check(old); err != nil {
 			return 0, nil, err
 		}
-		change := h.changeOf(keystore.OpRoll, c, req, now)
+		change := h.changeOf(keystore.OpRoll, c, req, now, old)
 		template := keystore.Key{OrgID: c.OrgID, Label: old.Label, Scopes: old.Scopes, ExpiresAt: old.ExpiresAt,
 			AllowedIPs: old.AllowedIPs, Channels: old.Channels, RolledFrom: old.ID}
 		var replaced keystore.Key

@@ -55,6 +55,10 @@ func TestEveryEndpointRefusesWhomTheRouteMapRefuses(t *testing.T) {
 		{"api key", apiKeyOf("org_a", id), 403, "forbidden"},
 		{"member", sessionOf("org_a", "u_m", "member"), 403, "forbidden"},
 		{"read_only", sessionOf("org_a", "u_r", "read_only"), 403, "forbidden"},
+		{"session without an organisation", caller{"principal_type": "session", "user_id": "u_admin", "role": "admin"}, 401, "unauthorized"},
+		{"session with an unknown role", sessionOf("org_a", "u_x", "superadmin"), 403, "forbidden"},
+		{"session with a role in another case", sessionOf("org_a", "u_x", "Admin"), 403, "forbidden"},
+		{"session without a role", caller{"principal_type": "session", "org_id": "org_a", "user_id": "u_x"}, 403, "forbidden"},
 	}
 	before := a.snapshot("KeysTable", "OrgsTable", "IdempotencyTable")
 	for _, c := range callers {

@@ -70,7 +70,7 @@ func (h *Handlers) Update() Proxy {
 			return 0, nil, err
 		}
 		now := h.now() // one reading: the change's time and the answer's
-		k, err = h.Store.UpdateAt(ctx, k, changes, h.changeOf(keystore.OpUpdate, c, req, now))
+		k, err = h.Store.UpdateAt(ctx, k, changes, h.changeOf(keystore.OpUpdate, c, req, now, k))
 		if err != nil {
 			return 0, nil, pre.changed(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -60,18 +61,20 @@ type Record struct {
 // so no writer can change a key unseen. The ids derive from the stream
 // record, so a redelivered record yields the very same records.
 func FromStream(r events.DynamoDBEventRecord) ([]Record, error) {
-	newKey, err := image(r.Change.NewImage)
-	if err != nil {
-		return nil, fmt.Errorf("new image of %s: %w", r.Change.SequenceNumber, err)
-	}
-	oldKey, err := image(r.Change.OldImage)
-	if err != nil {
-		return nil, fmt.Errorf("old image of %s: %w", r.Change.SequenceNumber, err)
+	newKey, errNew := image(r.Change.NewImage)
+	oldKey, errOld := image(r.Change.OldImage)
+	if errNew != nil || errOld != nil {
+		// An item no admin endpoint would write (a hand edit, say a time
+		// in another format): recorded as it stands rather than retried
+		// until the shard's records expire.
+		return undecodable(r, errors.Join(errNew, errOld))
 	}
 	if !isKeyItem(newKey) && !isKeyItem(oldKey) {
 		return nil, nil // an id pointer (written with its key) or no image at all
 	}
-	marked := newKey != nil && newKey.LastChange != nil &&
+	// A last_change without a time is no admin endpoint's (they all date
+	// theirs): the change is unattributed, timed by the stream.
+	marked := newKey != nil && newKey.LastChange != nil && !newKey.LastChange.At.IsZero() &&
 		(oldKey == nil || oldKey.LastChange == nil || *oldKey.LastChange != *newKey.LastChange)
 	if !marked {
 		before, after := changedFields(oldKey, newKey)
@@ -83,9 +86,6 @@ func FromStream(r events.DynamoDBEventRecord) ([]Record, error) {
 			return nil, fmt.Errorf("record %s: %w", r.Change.SequenceNumber, errUntimed)
 		}
 		return []Record{rec}, nil
-	}
-	if newKey.LastChange.At.IsZero() {
-		return nil, fmt.Errorf("new image of %s: last_change: %w", r.Change.SequenceNumber, errUntimed)
 	}
 	var out []Record
 	add := func(typ string, before, after map[string]any) {
@@ -181,6 +181,69 @@ func image(img map[string]events.DynamoDBAttributeValue) (*keystore.Key, error) 
 		return nil, err
 	}
 	return &k, nil
+}
+
+// undecodable records a change whose images are not a key as the store
+// writes it, as an unattributed change with both images as they are, timed
+// by the stream record. Only an item that names no organisation and key is
+// refused, as before: it has no place in any organisation's log.
+func undecodable(r events.DynamoDBEventRecord, cause error) ([]Record, error) {
+	oldRaw, newRaw := rawImage(r.Change.OldImage), rawImage(r.Change.NewImage)
+	k := keyOf(newRaw)
+	if k.OrgID == "" || k.ID == "" {
+		k = keyOf(oldRaw)
+	}
+	if k.OrgID == "" || k.ID == "" || keystore.IsPointer(k.Hash) {
+		return nil, fmt.Errorf("record %s: %w", r.Change.SequenceNumber, cause)
+	}
+	at := stamp.Of(r.Change.ApproximateCreationDateTime.Time)
+	if at.IsZero() {
+		return nil, fmt.Errorf("record %s: %w (%w)", r.Change.SequenceNumber, errUntimed, cause)
+	}
+	id := recordID(r, TypeUnattributed, at)
+	return []Record{{
+		OrgID: k.OrgID, SK: at.String() + "#" + id, ID: id, Type: TypeUnattributed,
+		KeyID: k.ID, KeyPrefix: k.Prefix, Actor: keystore.Actor{UserID: UnattributedActor},
+		OccurredAt: at, Before: shown(oldRaw), After: shown(newRaw),
+	}}, nil
+}
+
+// rawImage is a stream image as plain values (nil when there is none, or
+// when even that cannot be read).
+func rawImage(img map[string]events.DynamoDBAttributeValue) map[string]any {
+	if len(img) == 0 {
+		return nil
+	}
+	raw, err := json.Marshal(img)
+	if err != nil {
+		return nil
+	}
+	av, err := attributevalue.UnmarshalMapJSON(raw)
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	if attributevalue.UnmarshalMap(av, &m) != nil {
+		return nil
+	}
+	return m
+}
+
+// shown is a raw image as an audit record shows it: without the key's hash.
+func shown(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	m = maps.Clone(m)
+	delete(m, "key_hash")
+	return m
+}
+
+// keyOf reads the identifying strings of a raw key image.
+func keyOf(m map[string]any) (k struct{ OrgID, ID, Prefix, Hash string }) {
+	str := func(name string) string { s, _ := m[name].(string); return s }
+	k.OrgID, k.ID, k.Prefix, k.Hash = str("org_id"), str("key_id"), str("prefix"), str("key_hash")
+	return k
 }
 
 // errUntimed: a change that neither the item nor the stream record dates;

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/flowella/apikeys/config"
+	"github.com/flowella/apikeys/shared/principal"
 )
 
 // Wildcard as a key's only scope means "whatever the organisation's plan grants".
@@ -113,6 +114,13 @@ func Parse(data []byte) (*Catalog, error) {
 		case AuthSession:
 			if len(r.Roles) == 0 {
 				return nil, fmt.Errorf("parse authz config: session route %s %s lists no roles", r.Method, r.Path)
+			}
+			for _, role := range r.Roles {
+				// A misspelt role would lock out those it meant, found only
+				// when they are refused.
+				if !principal.KnownRole(role) {
+					return nil, fmt.Errorf("parse authz config: session route %s %s names unknown role %q", r.Method, r.Path, role)
+				}
 			}
 		default:
 			return nil, fmt.Errorf("parse authz config: route %s %s: auth must be api_key or session", r.Method, r.Path)

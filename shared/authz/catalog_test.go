@@ -97,6 +97,8 @@ func TestParseRejectsBadConfig(t *testing.T) {
 		{"route with unknown scope", `{"scopes":{"a:b":"x"},"plans":{},"routes":[{"method":"GET","path":"/x","auth":"api_key","scope":"c:d"}]}`},
 		{"bad auth", `{"scopes":{"a:b":"x"},"plans":{},"routes":[{"method":"GET","path":"/x","auth":"none"}]}`},
 		{"session without roles", `{"scopes":{"a:b":"x"},"plans":{},"routes":[{"method":"GET","path":"/x","auth":"session"}]}`},
+		{"session with a misspelt role", `{"scopes":{"a:b":"x"},"plans":{},"routes":[{"method":"GET","path":"/x","auth":"session","roles":["owner","admins"]}]}`},
+		{"session with a role in another case", `{"scopes":{"a:b":"x"},"plans":{},"routes":[{"method":"GET","path":"/x","auth":"session","roles":["Owner"]}]}`},
 		{"unknown field", `{"scopes":{"a:b":"x"},"plan":{}}`},
 		{"duplicate route", `{"scopes":{"a:b":"x"},"routes":[{"method":"GET","path":"/x","auth":"api_key"},{"method":"get","path":"/x","auth":"api_key"}]}`},
 		{"same shape, other parameter name", routes(`/v1/x/{id}`, `/v1/x/{other}`)},

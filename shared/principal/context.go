@@ -41,6 +41,8 @@ func Encode(p Principal) map[string]any {
 			m[FieldScopes] = strings.Join(p.Scopes, " ")
 		}
 		if len(p.Channels) > 0 {
+			// A key limited to channels is never encoded as one limited to
+			// none (every channel): a list of blanks fails in Decode.
 			m[FieldChannels] = strings.Join(p.Channels, " ")
 		}
 	}
@@ -87,6 +89,10 @@ func Decode(ctx map[string]any) (Principal, error) {
 		return Principal{}, fmt.Errorf("%w: session without %s", ErrInvalid, FieldUserID)
 	case p.Type == APIKey && p.KeyID == "":
 		return Principal{}, fmt.Errorf("%w: api key without %s", ErrInvalid, FieldKeyID)
+	case p.Type == APIKey && len(p.Channels) == 0 && ctx[FieldChannels] != nil:
+		// Present but naming no channel: read as "no limit", it would open
+		// every channel to a key limited to some.
+		return Principal{}, fmt.Errorf("%w: %s names no channel", ErrInvalid, FieldChannels)
 	}
 	// Only the fields of the type, as Encode writes them.
 	if p.Type == Session {

@@ -77,7 +77,7 @@ func TestEncodeWritesTheContextBackendsRead(t *testing.T) {
 func TestDecodeReadsAProxyEventContext(t *testing.T) {
 	got, err := principal.Decode(map[string]any{"principalId": "key_x", "integrationLatency": float64(12),
 		"principal_type": "api_key", "org_id": "org_demo", "key_id": "key_x", "key_prefix": "flwl_live_a1b2c3",
-		"scopes": "messages:send  contacts:read", "channels": ""})
+		"scopes": "messages:send  contacts:read"})
 	want := principal.Principal{Type: principal.APIKey, OrgID: "org_demo", KeyID: "key_x", KeyPrefix: "flwl_live_a1b2c3",
 		Scopes: []string{"messages:send", "contacts:read"}}
 	if err != nil || !reflect.DeepEqual(got, want) {
@@ -109,6 +109,9 @@ func TestDecodeRefuses(t *testing.T) {
 		{"api key without key id", map[string]any{"principal_type": "api_key", "org_id": "org_demo", "key_prefix": "flwl_live_a1b2c3"}},
 		{"session without user", map[string]any{"principal_type": "session", "org_id": "org_demo", "role": "owner"}},
 		{"org id not a string", map[string]any{"principal_type": "api_key", "org_id": map[string]any{"S": "org_demo"}, "key_id": "key_x"}},
+		// Present but naming no channel: "no limit" would open every channel.
+		{"channels empty", map[string]any{"principal_type": "api_key", "org_id": "org_demo", "key_id": "key_x", "channels": ""}},
+		{"channels blank", map[string]any{"principal_type": "api_key", "org_id": "org_demo", "key_id": "key_x", "channels": " \t"}},
 		{"scopes not a string", map[string]any{"principal_type": "api_key", "org_id": "org_demo", "key_id": "key_x",
 			"scopes": []any{"messages:send"}}},
 	}

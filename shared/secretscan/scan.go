@@ -177,7 +177,7 @@ func (s *Scanner) handleOrg(ctx context.Context, orgID string, keys []*found, re
 	for attempt := 1; len(todo) > 0; attempt++ {
 		ks, changes := make([]keystore.Key, len(todo)), make([]keystore.Change, len(todo))
 		for j, f := range todo {
-			ks[j], changes[j] = f.key, s.change(f.match, req, now)
+			ks[j], changes[j] = f.key, s.change(f.match, req, now, f.key)
 		}
 		errs := s.Keys.ExposeAll(ctx, ks, revoke, changes)
 		var again []*found
@@ -220,10 +220,17 @@ func needsWrite(f *found, revoke bool, now time.Time) bool {
 
 // change is what an exposure write records on the key (last_change), for
 // the audit record: the actor, GitHub's request, and where the key was found.
-func (s *Scanner) change(m Match, req Request, now time.Time) keystore.Change {
+// Its time is the report's, or just after the key's last change when that
+// is later (a change made meanwhile, by a function whose clock is ahead):
+// the key's changes keep their order.
+func (s *Scanner) change(m Match, req Request, now time.Time, of keystore.Key) keystore.Change {
+	at := stamp.Of(now)
+	if of.LastChange != nil && at <= of.LastChange.At {
+		at = of.LastChange.At.Add(time.Millisecond)
+	}
 	return keystore.Change{
 		Op:             keystore.OpExpose,
-		At:             stamp.Of(now),
+		At:             at,
 		Actor:          keystore.Actor{UserID: Actor, IP: req.IP, UserAgent: truncate(req.UserAgent, 512)},
 		Trace:          keystore.Trace{RequestID: req.RequestID, XRayTraceID: truncate(req.XRayTraceID, 256), TraceParent: truncate(req.TraceParent, 256)},
 		ExposureURL:    truncate(m.URL, 2048),

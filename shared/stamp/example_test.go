@@ -16,7 +16,10 @@ func Example() {
 	old, err := stamp.Parse("2026-11-30T04:04:03Z") // a whole-second time reads too
 	fmt.Println(old, err, old < created)
 
-	_, err = stamp.Parse("2026-11-30T05:04:03+01:00")
+	edited, err := stamp.Parse("2026-11-30T05:04:03+01:00") // a hand edit: read as the same instant
+	fmt.Println(edited, err)
+
+	_, err = stamp.Parse("30/11/2026")
 	fmt.Println(err)
 
 	b, _ := json.Marshal(struct {
@@ -27,6 +30,7 @@ func Example() {
 	// Output:
 	// 2026-11-30T04:04:03.210Z 2027-02-28T04:04:03.210Z true
 	// 2026-11-30T04:04:03.000Z <nil> true
-	// stored time "2026-11-30T05:04:03+01:00": not RFC 3339 in UTC (…Z)
+	// 2026-11-30T04:04:03.000Z <nil>
+	// stored time "30/11/2026": parsing time "30/11/2026" as "2006-01-02T15:04:05.999999999Z07:00": cannot parse "30/11/2026" as "2006"
 	// {"created_at":"2026-11-30T04:04:03.210Z","last_used_at":null}
 }

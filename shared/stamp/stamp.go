@@ -6,7 +6,6 @@ package stamp
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -64,8 +63,14 @@ func (t Time) Time() time.Time {
 // IsZero reports whether t is not set.
 func (t Time) IsZero() bool { return t == 0 }
 
-// Add is t+d, to the millisecond, held within year 1 to Max.
-func (t Time) Add(d time.Duration) Time { return Of(t.Time().Add(d)) }
+// Add is t+d, to the millisecond, held within year 1 to Max. A time not set
+// stays not set.
+func (t Time) Add(d time.Duration) Time {
+	if t == 0 {
+		return 0
+	}
+	return Of(t.Time().Add(d))
+}
 
 // String is t in Layout, or "" when t is not set.
 func (t Time) String() string {
@@ -101,22 +106,22 @@ func (t Time) append(b []byte) []byte {
 	return append(b, text[:]...)
 }
 
-// Parse reads a stored time. It takes Layout and, from writers that used
-// Go's time.RFC3339 or time.RFC3339Nano in UTC, "Z" with zero to nine
-// fractional digits (finer than a millisecond is truncated). "" is the zero
-// Time: not set. Anything else is an error, never the zero Time: offsets
-// other than Z, in particular, were never written here and would not sort
-// with the rest.
+// Parse reads a stored time. It takes Layout and whatever else RFC 3339
+// allows — Go's time.RFC3339 or time.RFC3339Nano, any offset (read as the
+// same instant in UTC), finer than a millisecond (truncated) — and a bare
+// date (midnight UTC), as a hand edit in the console might write it; the
+// next write stores it in Layout. "" is the zero Time: not set. Anything
+// else is an error, never the zero Time.
 func Parse(s string) (Time, error) {
 	if s == "" {
 		return 0, nil
 	}
-	if !strings.HasSuffix(s, "Z") {
-		return 0, fmt.Errorf("stored time %q: not RFC 3339 in UTC (…Z)", s)
-	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return 0, fmt.Errorf("stored time %q: %w", s, err)
+		var dateErr error
+		if t, dateErr = time.Parse(time.DateOnly, s); dateErr != nil {
+			return 0, fmt.Errorf("stored time %q: %w", s, err)
+		}
 	}
 	if Of(t) == 0 {
 		return 0, fmt.Errorf("stored time %q: not after 0001-01-01T00:00:00Z", s)

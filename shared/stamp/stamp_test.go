@@ -29,11 +29,13 @@ func TestParse(t *testing.T) {
 		{name: "empty is not set", in: "", want: 0},
 		{name: "first representable", in: "0001-01-01T00:00:00.001Z", want: 1},
 		{name: "last representable", in: "9999-12-31T23:59:59.999Z", want: Max},
-		{name: "offset", in: "2026-11-30T06:05:06.789+02:00", bad: true},
-		{name: "zero offset spelled out", in: "2026-11-30T04:05:06.789+00:00", bad: true},
+		{name: "offset, a hand edit: the same instant", in: "2026-11-30T06:05:06.789+02:00", want: want},
+		{name: "zero offset spelled out", in: "2026-11-30T04:05:06.789+00:00", want: want},
+		{name: "negative offset", in: "2026-11-29T23:05:06.789-05:00", want: want},
 		{name: "lower-case z", in: "2026-11-30T04:05:06.789z", bad: true},
 		{name: "no zone", in: "2026-11-30T04:05:06.789", bad: true},
-		{name: "date only", in: "2026-11-30", bad: true},
+		{name: "date only, a hand edit: midnight UTC", in: "2026-11-30", want: Of(time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC))},
+		{name: "date with a time but no zone", in: "2026-11-30 04:05:06", bad: true},
 		{name: "garbage", in: "yesterday", bad: true},
 		{name: "Z alone", in: "Z", bad: true},
 		{name: "month 13", in: "2026-13-30T04:05:06.789Z", bad: true},
@@ -94,6 +96,10 @@ func TestAdd(t *testing.T) {
 	}
 	if got := Max.Add(time.Hour); got != Max {
 		t.Errorf("Max.Add(1h) = %s, want Max", got)
+	}
+	var unset Time
+	if got := unset.Add(time.Hour); !got.IsZero() {
+		t.Errorf("a time not set plus an hour = %s, want not set", got)
 	}
 }
 
@@ -255,7 +261,7 @@ func TestJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil || back != (resource{CreatedAt: at}) {
 		t.Fatalf("read back %+v, %v", back, err)
 	}
-	for _, bad := range []string{`{"created_at":"tomorrow"}`, `{"created_at":1764475506}`, `{"created_at":"2026-11-30T05:05:06+01:00"}`} {
+	for _, bad := range []string{`{"created_at":"tomorrow"}`, `{"created_at":1764475506}`, `{"created_at":"2026-11-30T05:05:06"}`} {
 		if err := json.Unmarshal([]byte(bad), &back); err == nil {
 			t.Errorf("%s read as %+v, want an error", bad, back)
 		}
