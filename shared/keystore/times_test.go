@@ -79,13 +79,23 @@ func TestStoredTimesRead(t *testing.T) {
 	if err != nil || got.ExpiresAt.String() != "2020-01-01T00:00:00.000Z" || got.StatusAt(time.Now()) != keystore.StatusExpired {
 		t.Fatalf("whole-second expiry: %v %v, %v", got.ExpiresAt, got.StatusAt(time.Now()), err)
 	}
-	for _, bad := range []string{"2020-01-01", "01/01/2020", "2020-01-01T01:00:00+01:00", "never"} {
-		setAttr(t, db, table, k.Hash, "expires_at", &types.AttributeValueMemberS{Value: bad})
+	// Hand edits in other RFC 3339 spellings read as the instant they name.
+	for _, edited := range []string{"2020-01-01", "2020-01-01T01:00:00+01:00", "2019-12-31T19:00:00-05:00"} {
+		setAttr(t, db, table, k.Hash, "expires_at", &types.AttributeValueMemberS{Value: edited})
+		got, err := s.LookupByHash(context.Background(), k.Hash)
+		if err != nil || got.ExpiresAt.String() != "2020-01-01T00:00:00.000Z" || got.StatusAt(time.Now()) != keystore.StatusExpired {
+			t.Errorf("expires_at %q: %v %v, %v", edited, got.ExpiresAt, got.StatusAt(time.Now()), err)
+		}
+	}
+	for _, bad := range []types.AttributeValue{&types.AttributeValueMemberS{Value: "01/01/2020"},
+		&types.AttributeValueMemberS{Value: "never"}, &types.AttributeValueMemberS{Value: "2020-01-01 00:00:00"},
+		&types.AttributeValueMemberN{Value: "1577836800"}} {
+		setAttr(t, db, table, k.Hash, "expires_at", bad)
 		if got, err := s.LookupByHash(context.Background(), k.Hash); err == nil {
-			t.Errorf("expires_at %q read as %v without an error", bad, got.ExpiresAt)
+			t.Errorf("expires_at %v read as %v without an error", bad, got.ExpiresAt)
 		}
 		if got, err := s.Get(context.Background(), "org_a", k.ID); err == nil {
-			t.Errorf("Get: expires_at %q read as %v without an error", bad, got.ExpiresAt)
+			t.Errorf("Get: expires_at %v read as %v without an error", bad, got.ExpiresAt)
 		}
 	}
 }
