@@ -3,7 +3,7 @@
 // These aliases keep the local stack's packages building until their imports
 // name the new path; then this package goes.
 //
-// Deprecated: import github.com/flowella/apikeys/shared/samtemplate.
+// Import github.com/flowella/apikeys/shared/samtemplate instead.
 package samtemplate
 
 import "github.com/flowella/apikeys/shared/samtemplate"

@@ -2,7 +2,7 @@
 // reads the stream in AWS with it. This keeps the local stack's tests
 // building until their imports name the new path; then this package goes.
 //
-// Deprecated: import github.com/flowella/apikeys/shared/streamsclient.
+// Import github.com/flowella/apikeys/shared/streamsclient instead.
 package streamsclient
 
 import (
