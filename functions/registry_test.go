@@ -23,8 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/flowella/apikeys/functions"
-	"github.com/flowella/apikeys/local/samtemplate"
 	"github.com/flowella/apikeys/shared/lambdafn"
+	"github.com/flowella/apikeys/shared/samtemplate"
 )
 
 const lambdafnPath = "github.com/flowella/apikeys/shared/lambdafn"

@@ -33,11 +33,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/flowella/apikeys/local/localstream"
-	"github.com/flowella/apikeys/local/samtemplate"
-	"github.com/flowella/apikeys/local/streamsclient"
 	"github.com/flowella/apikeys/shared/audit"
 	"github.com/flowella/apikeys/shared/dynamo"
+	"github.com/flowella/apikeys/shared/samtemplate"
+	"github.com/flowella/apikeys/shared/streamevents"
+	"github.com/flowella/apikeys/shared/streamsclient"
 )
 
 // function is the template's audit function: its stream filter applies.
@@ -101,7 +101,7 @@ func start(ctx context.Context, queueURL, table, file, template string, log *slo
 		if endpoint, err = localEndpoint(dataDir); err != nil {
 			return 0, err
 		}
-		q = &fileQueue{file: localstream.DeadLetterFile{Path: file}}
+		q = &fileQueue{file: streamevents.DeadLetterFile{Path: file}}
 	}
 	db, err := dynamo.NewWithEndpoint(ctx, endpoint)
 	if err != nil {
@@ -120,7 +120,7 @@ func start(ctx context.Context, queueURL, table, file, template string, log *slo
 	return run(ctx, q, r, os.Stdout)
 }
 
-func newReplayer(streams Streams, handle handlerFunc, filters []localstream.Filter, log *slog.Logger) *replayer {
+func newReplayer(streams Streams, handle handlerFunc, filters []streamevents.Filter, log *slog.Logger) *replayer {
 	return &replayer{streams: streams, handle: handle, filters: filters, batchSize: 100, attempts: 5,
 		backoff: 200 * time.Millisecond, log: log}
 }
@@ -181,14 +181,14 @@ func run(ctx context.Context, q queue, r *replayer, out io.Writer) (int, error) 
 type handlerFunc = func(context.Context, events.DynamoDBEvent) (events.DynamoDBEventResponse, error)
 
 // auditFilters is the audit function's stream filter from the template.
-func auditFilters(tpl *samtemplate.Template) ([]localstream.Filter, error) {
+func auditFilters(tpl *samtemplate.Template) ([]streamevents.Filter, error) {
 	mappings, err := tpl.StreamMappings()
 	if err != nil {
 		return nil, err
 	}
 	for _, m := range mappings {
 		if m.Function == function {
-			return localstream.ParseFilters(m.FilterPatterns)
+			return streamevents.ParseFilters(m.FilterPatterns)
 		}
 	}
 	return nil, fmt.Errorf("the template has no stream event for %s", function)

@@ -8,7 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/flowella/apikeys/local/localstream"
+	"github.com/flowella/apikeys/shared/streamevents"
 )
 
 // queue holds dead-letter entries: the SQS queue in AWS, the local stack's
@@ -21,7 +21,7 @@ type queue interface {
 }
 
 type message struct {
-	entry  localstream.DeadLetter
+	entry  streamevents.DeadLetter
 	id     string // for the operator
 	handle string // SQS receipt handle
 	err    error  // the entry could not be read
@@ -29,7 +29,7 @@ type message struct {
 
 // fileQueue is the local stack's dead-letter file.
 type fileQueue struct {
-	file localstream.DeadLetterFile
+	file streamevents.DeadLetterFile
 	read bool
 }
 
@@ -50,7 +50,7 @@ func (q *fileQueue) receive(context.Context) ([]message, error) {
 }
 
 func (q *fileQueue) remove(_ context.Context, m message) error {
-	return q.file.Remove([]localstream.DeadLetter{m.entry})
+	return q.file.Remove([]streamevents.DeadLetter{m.entry})
 }
 
 // SQS is what replaying needs of the dead-letter queue.

@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
-	"github.com/flowella/apikeys/local/localstream"
+	"github.com/flowella/apikeys/shared/streamevents"
 )
 
 // errTrimmed: the stream no longer holds the range (DynamoDB Streams keeps
@@ -33,7 +33,7 @@ type Streams interface {
 type replayer struct {
 	streams   Streams
 	handle    handlerFunc
-	filters   []localstream.Filter // the event source mapping's filter
+	filters   []streamevents.Filter // the event source mapping's filter
 	batchSize int
 	attempts  int           // invocations of one batch before giving up on the entry
 	backoff   time.Duration // before the first retry; doubles
@@ -45,7 +45,7 @@ type replayer struct {
 
 // replay reprocesses one entry's range and returns how many records it
 // handed to the function.
-func (r *replayer) replay(ctx context.Context, d localstream.DeadLetter) (int, error) {
+func (r *replayer) replay(ctx context.Context, d streamevents.DeadLetter) (int, error) {
 	streamArn := d.Batch.StreamArn
 	if streamArn == "" {
 		if r.streamArn == nil {
@@ -62,11 +62,11 @@ func (r *replayer) replay(ctx context.Context, d localstream.DeadLetter) (int, e
 	}
 	var batch []events.DynamoDBEventRecord
 	for _, rec := range records {
-		ev, generic, err := localstream.LambdaRecord(rec, streamArn)
+		ev, generic, err := streamevents.LambdaRecord(rec, streamArn)
 		if err != nil {
 			return 0, fmt.Errorf("record %s: %w", aws.ToString(rec.Dynamodb.SequenceNumber), err)
 		}
-		if localstream.MatchAny(r.filters, generic) {
+		if streamevents.MatchAny(r.filters, generic) {
 			batch = append(batch, ev)
 		}
 	}
@@ -80,7 +80,7 @@ func (r *replayer) replay(ctx context.Context, d localstream.DeadLetter) (int, e
 
 // read returns the records from the range's first sequence number to its
 // last, both included.
-func (r *replayer) read(ctx context.Context, streamArn string, b localstream.BatchInfo) ([]types.Record, error) {
+func (r *replayer) read(ctx context.Context, streamArn string, b streamevents.BatchInfo) ([]types.Record, error) {
 	it, err := r.streams.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
 		StreamArn: aws.String(streamArn), ShardId: aws.String(b.ShardID),
 		ShardIteratorType: types.ShardIteratorTypeAtSequenceNumber, SequenceNumber: aws.String(b.StartSequenceNumber),

@@ -22,11 +22,12 @@ import (
 
 	"github.com/flowella/apikeys/local/dynamotest"
 	"github.com/flowella/apikeys/local/localstream"
-	"github.com/flowella/apikeys/local/samtemplate"
-	"github.com/flowella/apikeys/local/streamsclient"
 	"github.com/flowella/apikeys/shared/audit"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/samtemplate"
 	"github.com/flowella/apikeys/shared/stamp"
+	"github.com/flowella/apikeys/shared/streamevents"
+	"github.com/flowella/apikeys/shared/streamsclient"
 )
 
 type fixture struct {
@@ -35,7 +36,7 @@ type fixture struct {
 	tables  dynamotest.Tables
 	mapping samtemplate.StreamMapping
 	keys    []string // key ids, one create each
-	file    localstream.DeadLetterFile
+	file    streamevents.DeadLetterFile
 }
 
 // newFixture makes n admin creates whose audit failed until the records
@@ -52,7 +53,7 @@ func newFixture(t *testing.T, n int) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{db: db, streams: streams, tables: tables, file: localstream.DeadLetterFile{Path: filepath.Join(t.TempDir(), "dead-letters.jsonl")}}
+	f := &fixture{db: db, streams: streams, tables: tables, file: streamevents.DeadLetterFile{Path: filepath.Join(t.TempDir(), "dead-letters.jsonl")}}
 	mappings, _ := tpl.StreamMappings()
 	for _, m := range mappings {
 		if m.Function == function {
@@ -134,7 +135,7 @@ func (f *fixture) audited(t *testing.T) map[string]int {
 
 func (f *fixture) replay(t *testing.T) (int, string) {
 	t.Helper()
-	filters, err := localstream.ParseFilters(f.mapping.FilterPatterns)
+	filters, err := streamevents.ParseFilters(f.mapping.FilterPatterns)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +250,7 @@ func TestReplayReadsTheEarlierLocalFormat(t *testing.T) {
 	}
 }
 
-func writeEntry(f localstream.DeadLetterFile, d localstream.DeadLetter) error {
+func writeEntry(f streamevents.DeadLetterFile, d streamevents.DeadLetter) error {
 	b, err := json.Marshal(d)
 	if err != nil {
 		return err

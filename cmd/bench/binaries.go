@@ -17,9 +17,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flowella/apikeys/local/samtemplate"
 	"github.com/flowella/apikeys/shared/dynamo"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/samtemplate"
 )
 
 // helloID names the hello-world function among the template's.

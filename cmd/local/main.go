@@ -26,11 +26,11 @@ import (
 	"github.com/flowella/apikeys/local/ddblocal"
 	"github.com/flowella/apikeys/local/localsite"
 	"github.com/flowella/apikeys/local/localstack"
-	"github.com/flowella/apikeys/local/localstream"
-	"github.com/flowella/apikeys/local/samtemplate"
-	"github.com/flowella/apikeys/local/streamsclient"
 	"github.com/flowella/apikeys/shared/dynamo"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/samtemplate"
+	"github.com/flowella/apikeys/shared/streamevents"
+	"github.com/flowella/apikeys/shared/streamsclient"
 )
 
 // demoOrgs are created on start when they do not exist yet; an existing
@@ -157,7 +157,7 @@ func run(log *slog.Logger) error {
 	}
 	// The audit function's on-failure destination; make audit-replay reads
 	// it and removes what it replayed.
-	dlq := localstream.DeadLetterFile{Path: filepath.Join(dataDir, "stream-dead-letters.jsonl")}
+	dlq := streamevents.DeadLetterFile{Path: filepath.Join(dataDir, "stream-dead-letters.jsonl")}
 	pollers, err := stack.Pollers(localstack.StreamOptions{Streams: streams, CheckpointDir: dataDir, DeadLetter: dlq})
 	if err != nil {
 		return err

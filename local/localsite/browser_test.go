@@ -34,10 +34,10 @@ import (
 	"github.com/flowella/apikeys/local/localsession"
 	"github.com/flowella/apikeys/local/localsite"
 	"github.com/flowella/apikeys/local/localstack"
-	"github.com/flowella/apikeys/local/samtemplate"
-	"github.com/flowella/apikeys/local/streamsclient"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/samtemplate"
 	"github.com/flowella/apikeys/shared/session"
+	"github.com/flowella/apikeys/shared/streamsclient"
 )
 
 var updateDocs = flag.Bool("update-docs", false, "also write the README's screenshot, docs/settings-api-keys.png")

@@ -26,11 +26,12 @@ import (
 
 	"github.com/flowella/apikeys/local/dynamotest"
 	"github.com/flowella/apikeys/local/localstream"
-	"github.com/flowella/apikeys/local/samtemplate"
-	"github.com/flowella/apikeys/local/streamsclient"
 	"github.com/flowella/apikeys/shared/audit"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/samtemplate"
 	"github.com/flowella/apikeys/shared/stamp"
+	"github.com/flowella/apikeys/shared/streamevents"
+	"github.com/flowella/apikeys/shared/streamsclient"
 )
 
 // faultyHTTP sits under a real SDK client and fails the named operations
@@ -259,11 +260,11 @@ func TestRetriesLastUntilTheRecordAgeLimit(t *testing.T) {
 				waitFor(t, "a dead letter", func() bool { return dlq.Len() > 0 })
 				waitFor(t, "the checkpoint", func() bool { b, _ := os.ReadFile(cp); return len(b) > 2 })
 				stop()
-				var d localstream.DeadLetter
+				var d streamevents.DeadLetter
 				if err := json.Unmarshal(dlq.Bytes(), &d); err != nil {
 					t.Fatalf("dead letter %q: %v", dlq.String(), err)
 				}
-				if d.RequestContext.Condition != localstream.ConditionRecordAge || d.Batch.BatchSize < len(ids) || // keys and their id pointers
+				if d.RequestContext.Condition != streamevents.ConditionRecordAge || d.Batch.BatchSize < len(ids) || // keys and their id pointers
 					d.RequestContext.ApproximateInvokeCount < 30 || d.Batch.StreamArn == "" || d.Batch.ShardID == "" {
 					t.Fatalf("dead letter %s", dlq.String())
 				}

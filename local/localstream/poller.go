@@ -6,7 +6,8 @@
 // record-age limit, then a dead-letter entry in the shape Lambda sends to an
 // on-failure destination. The checkpoint moves past a batch only once it is
 // delivered or dead-lettered, so a stop, a crash or an outage of DynamoDB
-// Local loses nothing.
+// Local loses nothing. Lambda's shapes and filtering themselves are
+// shared/streamevents, which the audit replay reads in AWS too.
 package localstream
 
 import (
@@ -28,13 +29,13 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
-	"github.com/flowella/apikeys/local/samtemplate"
+	"github.com/flowella/apikeys/shared/samtemplate"
+	"github.com/flowella/apikeys/shared/streamevents"
 )
 
 // Streams is the part of the DynamoDB Streams client the poller uses.
@@ -57,7 +58,7 @@ type Poller struct {
 	Mapping    samtemplate.StreamMapping
 	Handler    lambda.Handler
 	Checkpoint string    // file keeping the last handled sequence number per shard; "" keeps none
-	DeadLetter io.Writer // the on-failure destination: one DeadLetter document a line
+	DeadLetter io.Writer // the on-failure destination: one streamevents.DeadLetter document a line
 	Log        *slog.Logger
 	Interval   time.Duration // between polls of a stream with nothing new (200 ms)
 	// A failed batch (or poll) is retried after Backoff, doubling with each
@@ -67,7 +68,7 @@ type Poller struct {
 	MaxBackoff time.Duration
 	Now        func() time.Time // the clock record ages are read on; time.Now when nil
 
-	filters []Filter
+	filters []streamevents.Filter
 	mu      sync.Mutex
 	done    map[string]string // shard id -> last sequence number handled
 }
@@ -94,7 +95,7 @@ func (p *Poller) Run(ctx context.Context) error {
 	if p.Now == nil {
 		p.Now = time.Now
 	}
-	filters, err := ParseFilters(p.Mapping.FilterPatterns)
+	filters, err := streamevents.ParseFilters(p.Mapping.FilterPatterns)
 	if err != nil {
 		return fmt.Errorf("stream %s → %s: %w", p.TableName, p.Mapping.Function, err)
 	}
@@ -311,12 +312,12 @@ func (p *Poller) iterator(ctx context.Context, streamArn, shard string) (*string
 func (p *Poller) deliver(ctx context.Context, streamArn, shard string, records []types.Record) bool {
 	var batch []events.DynamoDBEventRecord
 	for _, r := range records {
-		ev, generic, err := LambdaRecord(r, streamArn)
+		ev, generic, err := streamevents.LambdaRecord(r, streamArn)
 		if err != nil {
 			p.Log.ErrorContext(ctx, "stream record not convertible", "error", err.Error())
 			continue
 		}
-		if MatchAny(p.filters, generic) {
+		if streamevents.MatchAny(p.filters, generic) {
 			batch = append(batch, ev)
 		}
 	}
@@ -324,7 +325,7 @@ func (p *Poller) deliver(ctx context.Context, streamArn, shard string, records [
 	var lastErr error
 	for len(batch) > 0 {
 		if n := p.expired(batch); n > 0 {
-			if !p.giveUp(ctx, shard, batch[:n], ConditionRecordAge, invokes, lastErr) {
+			if !p.giveUp(ctx, shard, batch[:n], streamevents.ConditionRecordAge, invokes, lastErr) {
 				return false
 			}
 			batch = batch[n:]
@@ -343,7 +344,7 @@ func (p *Poller) deliver(ctx context.Context, streamArn, shard string, records [
 			batch = batch[failedFrom:] // the first failed record and everything after it
 		}
 		if limit := p.Mapping.MaximumRetryAttempts; limit >= 0 && retries >= limit {
-			if !p.giveUp(ctx, shard, batch, ConditionRetriesExhausted, invokes, lastErr) {
+			if !p.giveUp(ctx, shard, batch, streamevents.ConditionRetriesExhausted, invokes, lastErr) {
 				return false
 			}
 			break
@@ -439,13 +440,13 @@ func (p *Poller) invoke(ctx context.Context, batch []events.DynamoDBEventRecord)
 // written (the batch must not be checkpointed then).
 func (p *Poller) giveUp(ctx context.Context, shard string, batch []events.DynamoDBEventRecord, condition string, invokes int, lastErr error) bool {
 	first, end := batch[0], batch[len(batch)-1]
-	d := DeadLetter{
-		RequestContext: DeadLetterRequest{RequestID: requestID(), FunctionArn: functionArn(first.EventSourceArn, p.Mapping.Function),
+	d := streamevents.DeadLetter{
+		RequestContext: streamevents.DeadLetterRequest{RequestID: requestID(), FunctionArn: functionArn(first.EventSourceArn, p.Mapping.Function),
 			Condition: condition, ApproximateInvokeCount: invokes},
-		ResponseContext: DeadLetterResponse{StatusCode: 200, ExecutedVersion: "$LATEST"},
+		ResponseContext: streamevents.DeadLetterResponse{StatusCode: 200, ExecutedVersion: "$LATEST"},
 		Version:         "1.0",
 		Timestamp:       time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
-		Batch: BatchInfo{
+		Batch: streamevents.BatchInfo{
 			ShardID:                         shard,
 			StartSequenceNumber:             first.Change.SequenceNumber,
 			EndSequenceNumber:               end.Change.SequenceNumber,
@@ -539,54 +540,4 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-// LambdaRecord turns a DynamoDB Streams record into the record Lambda
-// delivers, and into generic JSON for event filtering.
-func LambdaRecord(r types.Record, streamArn string) (events.DynamoDBEventRecord, map[string]any, error) {
-	sr := r.Dynamodb
-	wire := map[string]any{
-		"eventID":        aws.ToString(r.EventID),
-		"eventName":      string(r.EventName),
-		"eventVersion":   aws.ToString(r.EventVersion),
-		"eventSource":    "aws:dynamodb",
-		"awsRegion":      aws.ToString(r.AwsRegion),
-		"eventSourceARN": streamArn,
-	}
-	change := map[string]any{
-		"SequenceNumber": aws.ToString(sr.SequenceNumber),
-		"SizeBytes":      aws.ToInt64(sr.SizeBytes),
-		"StreamViewType": string(sr.StreamViewType),
-	}
-	if sr.ApproximateCreationDateTime != nil {
-		change["ApproximateCreationDateTime"] = sr.ApproximateCreationDateTime.Unix()
-	}
-	for name, img := range map[string]map[string]types.AttributeValue{"Keys": sr.Keys, "NewImage": sr.NewImage, "OldImage": sr.OldImage} {
-		if img == nil {
-			continue
-		}
-		ddb, err := attributevalue.FromDynamoDBStreamsMap(img)
-		if err != nil {
-			return events.DynamoDBEventRecord{}, nil, err
-		}
-		j, err := attributevalue.MarshalMapJSON(ddb)
-		if err != nil {
-			return events.DynamoDBEventRecord{}, nil, err
-		}
-		change[name] = json.RawMessage(j)
-	}
-	wire["dynamodb"] = change
-	b, err := json.Marshal(wire)
-	if err != nil {
-		return events.DynamoDBEventRecord{}, nil, err
-	}
-	var rec events.DynamoDBEventRecord
-	if err := json.Unmarshal(b, &rec); err != nil {
-		return events.DynamoDBEventRecord{}, nil, err
-	}
-	var generic map[string]any
-	if err := json.Unmarshal(b, &generic); err != nil {
-		return events.DynamoDBEventRecord{}, nil, err
-	}
-	return rec, generic, nil
 }

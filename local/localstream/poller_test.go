@@ -19,8 +19,9 @@ import (
 
 	"github.com/flowella/apikeys/local/dynamotest"
 	"github.com/flowella/apikeys/local/localstream"
-	"github.com/flowella/apikeys/local/samtemplate"
-	"github.com/flowella/apikeys/local/streamsclient"
+	"github.com/flowella/apikeys/shared/samtemplate"
+	"github.com/flowella/apikeys/shared/streamevents"
+	"github.com/flowella/apikeys/shared/streamsclient"
 )
 
 // recorder is a stream function that fails chosen records a number of times.
@@ -105,12 +106,12 @@ func TestExhaustedRetriesGoToTheDeadLetterFile(t *testing.T) {
 		t.Fatalf("deliveries %s", got)
 	}
 	// Lambda's on-failure document: where the two failing records are.
-	var d localstream.DeadLetter
+	var d streamevents.DeadLetter
 	if err := json.Unmarshal(dlq.Bytes(), &d); err != nil {
 		t.Fatalf("dead letter %q: %v", dlq.String(), err)
 	}
 	b := d.Batch
-	if d.RequestContext.Condition != localstream.ConditionRetriesExhausted || d.RequestContext.ApproximateInvokeCount != 3 ||
+	if d.RequestContext.Condition != streamevents.ConditionRetriesExhausted || d.RequestContext.ApproximateInvokeCount != 3 ||
 		!strings.HasSuffix(d.RequestContext.FunctionArn, ":function:F") || d.ResponseContext.FunctionError != "" ||
 		b.BatchSize != 2 || b.ShardID == "" || !strings.Contains(b.StreamArn, "/stream/") ||
 		b.StartSequenceNumber == "" || b.StartSequenceNumber >= b.EndSequenceNumber || b.ApproximateArrivalOfFirstRecord == "" {
@@ -177,7 +178,7 @@ func TestBisectOnFunctionError(t *testing.T) {
 	if got := strings.Join(rec.seen(), " "); got != "[h0,h1,h2,h3,h4,h5] [h0,h1,h2] [h3,h4,h5]" {
 		t.Fatalf("deliveries %s", got)
 	}
-	var d localstream.DeadLetter
+	var d streamevents.DeadLetter
 	if err := json.Unmarshal(dlq.Bytes(), &d); err != nil || d.ResponseContext.FunctionError != "Unhandled" || d.Batch.BatchSize != 3 {
 		t.Fatalf("dead letter %q: %v", dlq.String(), err)
 	}

@@ -12,11 +12,11 @@ import (
 	streamtypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
 	"github.com/flowella/apikeys/local/dynamotest"
-	"github.com/flowella/apikeys/local/localstream"
-	"github.com/flowella/apikeys/local/samtemplate"
-	"github.com/flowella/apikeys/local/streamsclient"
 	"github.com/flowella/apikeys/shared/audit"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/samtemplate"
+	"github.com/flowella/apikeys/shared/streamevents"
+	"github.com/flowella/apikeys/shared/streamsclient"
 )
 
 // The id pointers written with keys must never become audit records: the
@@ -40,14 +40,14 @@ func TestPointerItemsNeverReachTheAudit(t *testing.T) {
 	if err != nil || len(mappings) != 1 {
 		t.Fatalf("stream mappings: %v %v", mappings, err)
 	}
-	filters, err := localstream.ParseFilters(mappings[0].FilterPatterns)
+	filters, err := streamevents.ParseFilters(mappings[0].FilterPatterns)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	pointers, audited := 0, 0
 	for _, r := range streamRecords(t, db, tables["KeysTable"]) {
-		rec, generic, err := localstream.LambdaRecord(r, "arn:aws:dynamodb:us-east-1:000000000000:table/KeysTable/stream/x")
+		rec, generic, err := streamevents.LambdaRecord(r, "arn:aws:dynamodb:us-east-1:000000000000:table/KeysTable/stream/x")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +60,7 @@ func TestPointerItemsNeverReachTheAudit(t *testing.T) {
 			pointers++
 			// The filter passes every change (so no writer can dodge the
 			// audit); the function knows a pointer from a key.
-			if !localstream.MatchAny(filters, generic) {
+			if !streamevents.MatchAny(filters, generic) {
 				t.Errorf("the template's stream filter drops the pointer %s: a change to it would go unseen", hash.Value)
 			}
 			if len(out) != 0 {

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowella/apikeys/local/localstream"
 	"github.com/flowella/apikeys/shared/audit"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/streamevents"
 )
 
 func exposure(url, source string) keystore.Change {
@@ -70,7 +70,7 @@ func TestExposeAtRevokesOrFlagsAndIsAudited(t *testing.T) {
 
 	var types []string
 	for _, r := range streamRecords(t, db, tables["KeysTable"]) {
-		rec, _, err := localstream.LambdaRecord(r, "arn:aws:dynamodb:us-east-1:000000000000:table/KeysTable/stream/x")
+		rec, _, err := streamevents.LambdaRecord(r, "arn:aws:dynamodb:us-east-1:000000000000:table/KeysTable/stream/x")
 		if err != nil {
 			t.Fatal(err)
 		}

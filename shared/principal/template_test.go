@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowella/apikeys/local/samtemplate"
 	"github.com/flowella/apikeys/shared/activity"
 	"github.com/flowella/apikeys/shared/principal"
+	"github.com/flowella/apikeys/shared/samtemplate"
 )
 
 const api = "FlowellaApi"

@@ -1,6 +1,7 @@
-// Package samtemplate reads template.yaml so that tests and the local stack
-// take tables, routes, functions and stream wiring from the one place that
-// deploys them, instead of repeating them in Go.
+// Package samtemplate reads template.yaml so that tests, the local stack and
+// the operator's tools take tables, routes, functions and stream wiring from
+// the one place that deploys them, instead of repeating them in Go. It only
+// reads: it emulates nothing, and no Lambda function links it.
 package samtemplate
 
 import (

@@ -1,4 +1,4 @@
-package localstream
+package streamevents
 
 import (
 	"encoding/json"

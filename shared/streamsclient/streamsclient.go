@@ -1,6 +1,7 @@
 // Package streamsclient builds the DynamoDB Streams client that the local
 // stream poller and the audit replay read with. No Lambda function reads a
-// stream itself (Lambda delivers the records), so none links this package.
+// stream itself (Lambda delivers the records), so none links this package
+// (functions/deps_test.go checks that no function links the client).
 package streamsclient
 
 import (
