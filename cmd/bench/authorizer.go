@@ -81,7 +81,7 @@ func authorizerBench(ctx context.Context, root string, samples int) (*authorizer
 	// attributes), to nowhere.
 	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{ReplaceAttr: lambdacontext.ReplaceAttr}))
 	a := authorizer.New(authorizer.Config{Keys: store, Orgs: store, Catalog: catalog, Sessions: sessions, Env: apikey.EnvLive, Log: log})
-	h := lambda.NewHandler(a.Handle)
+	h := lambda.NewHandler(a)
 	event, err := requestEvent(root, key.Secret())
 	if err != nil {
 		return nil, err
