@@ -2,7 +2,6 @@ package authorizer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,12 +50,12 @@ type Event struct {
 }
 
 // Invoke is the Lambda entry point as the runtime calls it
-// (lambda.Handler): the event's JSON in, decoded once; the answer's JSON
-// out, written without reflection. A 401 is the error ErrUnauthorized, and
+// (lambda.Handler): the event's JSON in, decoded once and without
+// reflection (decodeEvent); the answer's JSON out, written likewise. A 401 is the error ErrUnauthorized, and
 // a storage failure an error too (API Gateway's 500), never an answer.
 func (a *Authorizer) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	var ev Event
-	if err := json.Unmarshal(payload, &ev); err != nil {
+	if err := decodeEvent(payload, &ev); err != nil {
 		return nil, fmt.Errorf("decode authorizer event: %w", err)
 	}
 	resp, err := a.Handle(ctx, ev)

@@ -60,7 +60,8 @@ func TestInvokeAnswersEveryEventKind(t *testing.T) {
 			events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false}, ""},
 		{"HTTP v2 unknown key", httpV2Event("GET", "/v1/contacts", "Bearer "+f.unknownKey()), nil, "Unauthorized"},
 		{"unknown event type", []byte(`{"type":"SOMETHING"}`), nil, "Unauthorized"},
-		{"not JSON", []byte(`{"type":`), nil, "decode authorizer event: unexpected end of JSON input"},
+		{"not JSON", []byte(`{"type":`), nil, "decode authorizer event: invalid JSON at offset 8 (value)"},
+		{"a field of the wrong type", []byte(`{"type":"TOKEN","authorizationToken":["Bearer x"]}`), nil, "decode authorizer event: wrong JSON type"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
