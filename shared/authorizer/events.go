@@ -51,8 +51,9 @@ type Event struct {
 
 // Invoke is the Lambda entry point as the runtime calls it
 // (lambda.Handler): the event's JSON in, decoded once and without
-// reflection (decodeEvent); the answer's JSON out, written likewise. A 401 is the error ErrUnauthorized, and
-// a storage failure an error too (API Gateway's 500), never an answer.
+// reflection (decodeEvent); the answer's JSON out, written likewise. A 401
+// is the error ErrUnauthorized, and a storage failure an error too (API
+// Gateway's 500), never an answer.
 func (a *Authorizer) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	var ev Event
 	if err := decodeEvent(payload, &ev); err != nil {
