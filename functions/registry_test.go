@@ -19,6 +19,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
@@ -219,8 +220,8 @@ func TestBuildersRequireWhatTheTemplateGives(t *testing.T) {
 			if err != nil {
 				t.Fatalf("does not build with its template environment: %v", err)
 			}
-			if h == nil || reflect.TypeOf(h).Kind() != reflect.Func {
-				t.Fatalf("handler is %T, want a function lambda.Start accepts", h)
+			if _, ok := h.(lambda.Handler); h == nil || (!ok && reflect.TypeOf(h).Kind() != reflect.Func) {
+				t.Fatalf("handler is %T, want a function or a lambda.Handler, as lambda.Start accepts", h)
 			}
 			for _, k := range read {
 				if _, ok := env[k]; !ok {

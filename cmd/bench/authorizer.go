@@ -26,6 +26,7 @@ import (
 	"github.com/flowella/apikeys/shared/keystore"
 	"github.com/flowella/apikeys/shared/samtemplate"
 	"github.com/flowella/apikeys/shared/session"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // authorizerFigures compares the authorizer's whole Lambda path — a REST
@@ -64,7 +65,8 @@ func authorizerBench(ctx context.Context, root string, samples int) (*authorizer
 		return nil, err
 	}
 	if err := store.Create(ctx, keystore.Key{Hash: key.Hash(), ID: keystore.NewID(), OrgID: "org_bench",
-		Prefix: key.Prefix(), Label: "bench", Scopes: []string{"*"}, Status: keystore.StatusActive}); err != nil {
+		Prefix: key.Prefix(), Label: "bench", Scopes: []string{"*"}, Status: keystore.StatusActive,
+		CreatedAt: stamp.Of(time.Now())}); err != nil {
 		return nil, err
 	}
 	catalog, err := authz.Load()
@@ -79,7 +81,7 @@ func authorizerBench(ctx context.Context, root string, samples int) (*authorizer
 	// attributes), to nowhere.
 	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{ReplaceAttr: lambdacontext.ReplaceAttr}))
 	a := authorizer.New(authorizer.Config{Keys: store, Orgs: store, Catalog: catalog, Sessions: sessions, Env: apikey.EnvLive, Log: log})
-	h := lambda.NewHandler(a.Handle)
+	h := lambda.NewHandler(a)
 	event, err := requestEvent(root, key.Secret())
 	if err != nil {
 		return nil, err

@@ -115,7 +115,7 @@ func newFixture(t testing.TB) *fixture {
 		Env: apikey.EnvLive, Now: func() time.Time { return *f.now }, Log: slog.New(slog.NewJSONHandler(f.logs, nil))})
 	// Some tests invoke it from many goroutines, as Lambda never would one
 	// environment: localfn gives each its own.
-	f.auth, f.authz = localfn.New("AuthorizerFunction", a.Handle, 0), a
+	f.auth, f.authz = localfn.New("AuthorizerFunction", a, 0), a
 	return f
 }
 
@@ -482,6 +482,13 @@ func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
+}
+
+// Reset empties b and keeps its memory.
+func (b *lockedBuffer) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Reset()
 }
 
 func (b *lockedBuffer) String() string {

@@ -27,5 +27,5 @@ func Build(ctx context.Context, env lambdafn.Env) (any, error) {
 		return nil, err
 	}
 	store := keystore.New(fn.DB, fn.KeysTable, fn.OrgsTable)
-	return New(Config{Keys: store, Orgs: store, Catalog: fn.Catalog, Sessions: sessions, Env: fn.KeyEnv, Log: fn.Log}).Handle, nil
+	return New(Config{Keys: store, Orgs: store, Catalog: fn.Catalog, Sessions: sessions, Env: fn.KeyEnv, Log: fn.Log}), nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"slices"
@@ -105,10 +104,11 @@ type decideFixture struct {
 	orgs    *memOrgs
 	catalog *authz.Catalog
 	auth    *authorizer.Authorizer
+	logs    *lockedBuffer // auth's JSON log lines
 	now     time.Time
 }
 
-func newDecideFixture(t *testing.T) *decideFixture {
+func newDecideFixture(t testing.TB) *decideFixture {
 	t.Helper()
 	catalog, err := authz.Load()
 	if err != nil {
@@ -125,15 +125,16 @@ func newDecideFixture(t *testing.T) *decideFixture {
 			"org_paid":  {ID: "org_paid", Plan: "paid", Features: []string{"audit_log"}},
 		}},
 		catalog: catalog,
+		logs:    &lockedBuffer{},
 		now:     time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC),
 	}
 	f.auth = authorizer.New(authorizer.Config{Keys: f.keys, Orgs: f.orgs, Catalog: catalog, Sessions: sessions,
-		Env: apikey.EnvLive, Now: func() time.Time { return f.now }, Log: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+		Env: apikey.EnvLive, Now: func() time.Time { return f.now }, Log: slog.New(slog.NewJSONHandler(f.logs, nil))})
 	return f
 }
 
 // add stores a live-environment key of org with scopes, shaped by edit.
-func (f *decideFixture) add(t *testing.T, org string, scopes []string, edit func(*keystore.Key)) (apikey.Key, keystore.Key) {
+func (f *decideFixture) add(t testing.TB, org string, scopes []string, edit func(*keystore.Key)) (apikey.Key, keystore.Key) {
 	t.Helper()
 	secret, err := apikey.Generate(apikey.EnvLive)
 	if err != nil {

@@ -2,12 +2,10 @@ package authorizer
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
-
-	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/flowella/apikeys/shared/principal"
 )
@@ -51,24 +49,25 @@ type Event struct {
 	} `json:"requestContext"`
 }
 
-// Response is the answer in the event's own format: an IAM policy for REST
-// APIs, a simple response for HTTP APIs. A 401 is the error ErrUnauthorized.
-type Response struct {
-	REST *events.APIGatewayCustomAuthorizerResponse
-	HTTP *events.APIGatewayV2CustomAuthorizerSimpleResponse
-}
-
-// MarshalJSON writes whichever answer is set.
-func (r Response) MarshalJSON() ([]byte, error) {
-	if r.HTTP != nil {
-		return json.Marshal(r.HTTP)
+// Invoke is the Lambda entry point as the runtime calls it
+// (lambda.Handler): the event's JSON in, decoded once and without
+// reflection (decodeEvent); the answer's JSON out, written likewise. A 401
+// is the error ErrUnauthorized, and a storage failure an error too (API
+// Gateway's 500), never an answer.
+func (a *Authorizer) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	var ev Event
+	if err := decodeEvent(payload, &ev); err != nil {
+		return nil, fmt.Errorf("decode authorizer event: %w", err)
 	}
-	return json.Marshal(r.REST)
+	resp, err := a.Handle(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
+	return resp.AppendJSON(make([]byte, 0, 512))
 }
 
-// Handle is the Lambda entry point: a decision for the event, answered in
-// its format. A storage failure is an error (API Gateway's 500), never an
-// answer.
+// Handle is the typed entry point: a decision for the event, answered in
+// its format.
 func (a *Authorizer) Handle(ctx context.Context, ev Event) (Response, error) {
 	switch {
 	case ev.Version == "2.0" && ev.Type == "REQUEST":
@@ -93,9 +92,9 @@ func (a *Authorizer) Handle(ctx context.Context, ev Event) (Response, error) {
 		}
 		switch d.Outcome {
 		case Allow:
-			return Response{HTTP: &events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: true, Context: d.Context}}, nil
+			return Response{HTTP: true, Allow: true, Context: d.Context}, nil
 		case Forbidden:
-			return Response{HTTP: &events.APIGatewayV2CustomAuthorizerSimpleResponse{IsAuthorized: false}}, nil
+			return Response{HTTP: true}, nil
 		}
 		return Response{}, ErrUnauthorized
 	case ev.Type == "TOKEN":
@@ -122,8 +121,8 @@ func (a *Authorizer) Handle(ctx context.Context, ev Event) (Response, error) {
 func (a *Authorizer) decideAndLog(ctx context.Context, r Request, requestID, extendedRequestID string) (Decision, error) {
 	d, err := a.Decide(ctx, r)
 	if err != nil {
-		a.log.ErrorContext(ctx, "authorizer refused: cannot decide", "request_id", requestID,
-			"method", r.Method, "path", r.Path, "error", err.Error())
+		a.log.LogAttrs(ctx, slog.LevelError, "authorizer refused: cannot decide", slog.String("request_id", requestID),
+			slog.String("method", r.Method), slog.String("path", r.Path), slog.String("error", err.Error()))
 		return d, err
 	}
 	level := slog.LevelInfo
@@ -132,15 +131,19 @@ func (a *Authorizer) decideAndLog(ctx context.Context, r Request, requestID, ext
 	}
 	// One line per decision, with the key's identity even when it is refused
 	// (API Gateway's access log has none for a 401): a leaked key's use
-	// after revocation is found by key_id here.
-	attrs := []any{"request_id", requestID, "extended_request_id", extendedRequestID, "method", r.Method,
-		"resource", r.Resource, "path", r.Path, "source_ip", r.SourceIP, "user_agent", r.UserAgent,
-		"outcome", d.Outcome.String(), "reason_code", string(d.Code), "reason", d.Reason}
+	// after revocation is found by key_id here. Typed attributes, in an
+	// array on the stack, cost no allocation each.
+	var buf [15]slog.Attr
+	attrs := append(buf[:0], slog.String("request_id", requestID), slog.String("extended_request_id", extendedRequestID),
+		slog.String("method", r.Method), slog.String("resource", r.Resource), slog.String("path", r.Path),
+		slog.String("source_ip", r.SourceIP), slog.String("user_agent", r.UserAgent),
+		slog.String("outcome", d.Outcome.String()), slog.String("reason_code", string(d.Code)), slog.String("reason", d.Reason))
 	if d.Key.Prefix != "" {
 		// Named as in the access log, so key activity reads both alike.
-		attrs = append(attrs, principal.FieldKeyID, d.Key.ID, principal.FieldKeyPrefix, d.Key.Prefix, principal.FieldOrgID, d.Key.OrgID)
+		attrs = append(attrs, slog.String(principal.FieldKeyID, d.Key.ID), slog.String(principal.FieldKeyPrefix, d.Key.Prefix),
+			slog.String(principal.FieldOrgID, d.Key.OrgID))
 	}
-	a.log.Log(ctx, level, "authorizer decision", attrs...)
+	a.log.LogAttrs(ctx, level, "authorizer decision", attrs...)
 	return d, nil
 }
 
@@ -165,34 +168,15 @@ func policy(d Decision, methodArn string, err error) (Response, error) {
 	}
 	switch d.Outcome {
 	case Allow:
-		return Response{REST: &events.APIGatewayCustomAuthorizerResponse{
-			PrincipalID:    d.PrincipalID,
-			PolicyDocument: document("Allow", methodArn),
-			Context:        d.Context,
-		}}, nil
+		return Response{Allow: true, PrincipalID: d.PrincipalID, MethodArn: methodArn, Context: d.Context}, nil
 	case Forbidden:
 		principal := d.PrincipalID
 		if principal == "" {
 			principal = "denied"
 		}
-		return Response{REST: &events.APIGatewayCustomAuthorizerResponse{
-			PrincipalID:    principal,
-			PolicyDocument: document("Deny", methodArn),
-			Context:        d.Context,
-		}}, nil
+		return Response{PrincipalID: principal, MethodArn: methodArn, Context: d.Context}, nil
 	}
 	return Response{}, ErrUnauthorized
-}
-
-func document(effect, methodArn string) events.APIGatewayCustomAuthorizerPolicy {
-	return events.APIGatewayCustomAuthorizerPolicy{
-		Version: "2012-10-17",
-		Statement: []events.IAMPolicyStatement{{
-			Action:   []string{"execute-api:Invoke"},
-			Effect:   effect,
-			Resource: []string{methodArn},
-		}},
-	}
 }
 
 // splitMethodArn reads the method and path from

@@ -209,8 +209,8 @@ func (s *Store) LookupByHash(ctx context.Context, hash string) (Key, error) {
 	if out.Item == nil {
 		return Key{}, ErrNotFound
 	}
-	var k Key
-	if err := attributevalue.UnmarshalMap(out.Item, &k); err != nil {
+	k, err := decodeKey(out.Item)
+	if err != nil {
 		return Key{}, fmt.Errorf("lookup key: %w", err)
 	}
 	return k, nil
