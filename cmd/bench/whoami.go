@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -191,10 +192,14 @@ func drive(ctx context.Context, clients, n int, call func(context.Context, *http
 
 // makeRun is one `make run` on a free port with its data in a directory of
 // its own, in its own process group so that it is stopped as Ctrl-C stops it.
+// It runs what make run runs (go build ./cmd/local, then exec it), built
+// into a directory of its own: .local/bin may be shared by several work
+// trees, and a bench must not replace the binary another one runs.
 type makeRun struct {
 	cmd      *exec.Cmd
 	env      []string
 	root     string
+	bin      string
 	base     string
 	dynamoDB string
 	dataDir  string
@@ -216,16 +221,38 @@ func startMakeRun(ctx context.Context, root string) (*makeRun, error) {
 	}
 	env := []string{"PORT=" + strconv.Itoa(port), "FLOWELLA_DATA_DIR=" + dataDir,
 		"SESSION_HS256_SECRET=bench-secret-0123456789abcdef0123456789"}
-	cmd := exec.Command("make", "run")
+	bin := dataDir + "-bin"
+	for _, pkg := range []string{"flowella-local=./cmd/local", "token=./cmd/token"} {
+		name, path, _ := strings.Cut(pkg, "=")
+		build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, name), path)
+		build.Dir, build.Stderr = root, os.Stderr
+		if err := build.Run(); err != nil {
+			_ = os.RemoveAll(dataDir)
+			_ = os.RemoveAll(bin)
+			return nil, fmt.Errorf("build %s: %w", path, err)
+		}
+	}
+	cmd := exec.Command(filepath.Join(bin, "flowella-local"))
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), env...)
 	var stderr syncBuffer
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr // stdout is the access log
+	if path := os.Getenv("BENCH_STACK_LOG"); path != "" {
+		// make run's own log (key activity's batches, among others), to
+		// see what a run did.
+		// The file stays open with the process: os/exec copies to it
+		// until the process ends, and closes nothing it was given.
+		f, err := os.Create(path)
+		if err != nil {
+			return nil, err
+		}
+		cmd.Stderr = io.MultiWriter(&stderr, f)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	m := &makeRun{cmd: cmd, env: env, root: root, base: "http://127.0.0.1:" + strconv.Itoa(port), dataDir: dataDir, done: make(chan struct{})}
+	m := &makeRun{cmd: cmd, env: env, root: root, bin: bin, base: "http://127.0.0.1:" + strconv.Itoa(port), dataDir: dataDir, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(m.done) }()
 	deadline := time.Now().Add(3 * time.Minute)
 	for time.Now().Before(deadline) {
@@ -262,15 +289,16 @@ func (m *makeRun) stop() {
 		}
 	}
 	_ = os.RemoveAll(m.dataDir)
+	_ = os.RemoveAll(m.bin)
 }
 
 func (m *makeRun) token() (string, error) {
-	cmd := exec.Command("make", "-s", "token", "ORG=org_demo", "USER=u_bench", "ROLE=admin")
+	cmd := exec.Command(filepath.Join(m.bin, "token"), "-org", "org_demo", "-user", "u_bench", "-role", "admin")
 	cmd.Dir = m.root
 	cmd.Env = append(os.Environ(), m.env...)
 	out, err := cmd.Output()
 	if err != nil {
-		return "", fmt.Errorf("make token: %w", err)
+		return "", fmt.Errorf("token: %w", err)
 	}
 	return strings.TrimSpace(string(out)), nil
 }
