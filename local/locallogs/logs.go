@@ -3,7 +3,8 @@
 // subscriptions that deliver a group's matching lines to a function in the
 // batches CloudWatch Logs sends (events.CloudwatchLogsEvent: gzipped,
 // base64 JSON with logGroup, logStream, subscriptionFilters and logEvents
-// with ids and timestamps), every Interval. A batch the function fails is
+// with ids and timestamps), every Interval: what accumulated since the
+// last delivery, not line by line. A batch the function fails is
 // sent again twice, as Lambda retries an asynchronous invocation, then
 // dropped with an error in the log.
 package locallogs
@@ -201,15 +202,19 @@ func (s *Subscription) take() ([]events.CloudwatchLogsLogEvent, int) {
 	return batch, dropped
 }
 
+// deliver sends what the subscription holds: one batch, or, when more than
+// a batch has piled up, batches until what is left fits in one. Lines
+// written while the function runs wait for the next delivery, as with
+// CloudWatch Logs, which sends what it buffered, not each line as it comes:
+// a function slower than the lines arrive gets fewer, larger batches, not
+// a stream of small ones.
 func (s *Subscription) deliver(ctx context.Context, l *Logs, delivered func(string, []byte)) {
-	for ctx.Err() == nil {
+	for full := true; full && ctx.Err() == nil; {
 		batch, dropped := s.take()
 		if dropped > 0 {
 			l.log.Error("log lines dropped: the subscription's function falls behind", "subscription", s.name, "lines", dropped)
 		}
-		if len(batch) == 0 {
-			return
-		}
+		full = len(batch) == MaxBatch
 		matching := batch[:0]
 		for _, ev := range batch {
 			if s.pattern.Match(ev.Message) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -158,5 +159,69 @@ func TestDelivery(t *testing.T) {
 		b.MessageType != "DATA_MESSAGE" || len(b.LogEvents) > locallogs.MaxBatch {
 		raw, _ := json.Marshal(b)
 		t.Fatalf("batch %s", raw)
+	}
+}
+
+// A delivery sends what the subscription held when it began: lines written
+// while the function runs go in the next delivery, in one batch, not in
+// batches of their own; only a backlog of more than one batch is sent at
+// once, in full batches.
+func TestDeliveryBatchesWhatAccumulated(t *testing.T) {
+	logs := locallogs.New(nil)
+	logs.Interval = time.Hour // delivered here by Deliver alone
+	group := logs.Group("AccessLogGroup")
+	var mu sync.Mutex
+	var sizes []int
+	fn := func(_ context.Context, ev events.CloudwatchLogsEvent) error {
+		d, err := ev.AWSLogs.Parse()
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		sizes = append(sizes, len(d.LogEvents))
+		mu.Unlock()
+		if d.LogEvents[0].Message == `{"key_id":"key_trigger"}` {
+			for i := range 3 {
+				_, _ = fmt.Fprintf(group, "{\"key_id\":\"key_during_%d\"}\n", i)
+			}
+		}
+		return nil
+	}
+	if err := logs.Subscribe("KeysOnly", "AccessLogGroup", `{ $.key_id = "key_*" }`, lambda.NewHandler(fn)); err != nil {
+		t.Fatal(err)
+	}
+	got := func() []int {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(sizes)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = logs.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	// Lines are kept once Run runs.
+	for deadline := time.Now().Add(10 * time.Second); len(got()) == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("nothing delivered")
+		}
+		_, _ = fmt.Fprintln(group, `{"key_id":"key_probe"}`)
+		logs.Deliver(ctx)
+	}
+	base := len(got())
+	_, _ = fmt.Fprintln(group, `{"key_id":"key_trigger"}`)
+	logs.Deliver(ctx)
+	if s := got()[base:]; !slices.Equal(s, []int{1}) {
+		t.Fatalf("first delivery: batches of %v, want [1]: lines written during it went out in it", s)
+	}
+	logs.Deliver(ctx)
+	if s := got()[base:]; !slices.Equal(s, []int{1, 3}) {
+		t.Fatalf("second delivery: batches of %v, want [1 3]", s)
+	}
+	for i := range 2*locallogs.MaxBatch + 500 {
+		_, _ = fmt.Fprintf(group, "{\"key_id\":\"key_%d\"}\n", i)
+	}
+	logs.Deliver(ctx)
+	if s := got()[base+2:]; !slices.Equal(s, []int{locallogs.MaxBatch, locallogs.MaxBatch, 500}) {
+		t.Fatalf("a backlog: batches of %v, want two full ones and the rest in one delivery", s)
 	}
 }
