@@ -29,8 +29,8 @@ import (
 
 	"github.com/flowella/apikeys/local/apigw"
 	"github.com/flowella/apikeys/local/localfn"
-	"github.com/flowella/apikeys/local/samtemplate"
 	"github.com/flowella/apikeys/shared/authz"
+	"github.com/flowella/apikeys/shared/samtemplate"
 )
 
 // MaxPayload is API Gateway's REST API payload limit.

@@ -15,7 +15,7 @@ import (
 
 	"github.com/flowella/apikeys/local/localfn"
 	"github.com/flowella/apikeys/local/localgw"
-	"github.com/flowella/apikeys/local/samtemplate"
+	"github.com/flowella/apikeys/shared/samtemplate"
 )
 
 // authorizer decides by the bearer token, as a test needs.

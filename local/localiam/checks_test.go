@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	"github.com/aws/smithy-go"
 
-	"github.com/flowella/apikeys/local/samtemplate"
+	"github.com/flowella/apikeys/shared/samtemplate"
 )
 
 func TestTopNames(t *testing.T) {

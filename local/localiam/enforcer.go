@@ -18,7 +18,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
-	"github.com/flowella/apikeys/local/samtemplate"
+	"github.com/flowella/apikeys/shared/samtemplate"
 )
 
 // Enforcer holds the template's functions to their roles.

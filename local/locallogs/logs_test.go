@@ -16,7 +16,7 @@ import (
 
 	"github.com/flowella/apikeys/local/dynamotest"
 	"github.com/flowella/apikeys/local/locallogs"
-	"github.com/flowella/apikeys/local/samtemplate"
+	"github.com/flowella/apikeys/shared/samtemplate"
 )
 
 func TestPatterns(t *testing.T) {

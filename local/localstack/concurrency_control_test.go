@@ -21,9 +21,9 @@ import (
 	"github.com/flowella/apikeys/local/dynamofault"
 	"github.com/flowella/apikeys/local/dynamotest"
 	"github.com/flowella/apikeys/local/localstack"
-	"github.com/flowella/apikeys/local/samtemplate"
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/samtemplate"
 	"github.com/flowella/apikeys/shared/stamp"
 )
 

@@ -19,8 +19,8 @@ import (
 	"github.com/flowella/apikeys/local/localiam"
 	"github.com/flowella/apikeys/local/localsession"
 	"github.com/flowella/apikeys/local/localstack"
-	"github.com/flowella/apikeys/local/samtemplate"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/samtemplate"
 	"github.com/flowella/apikeys/shared/session"
 )
 

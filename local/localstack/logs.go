@@ -7,7 +7,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/flowella/apikeys/local/locallogs"
-	"github.com/flowella/apikeys/local/samtemplate"
+	"github.com/flowella/apikeys/shared/samtemplate"
 )
 
 // logWiring is the template's CloudWatch Logs subscription filters as the

@@ -22,8 +22,8 @@ import (
 	"github.com/flowella/apikeys/local/localiam"
 	"github.com/flowella/apikeys/local/locallogs"
 	"github.com/flowella/apikeys/local/localstream"
-	"github.com/flowella/apikeys/local/samtemplate"
 	"github.com/flowella/apikeys/shared/authz"
+	"github.com/flowella/apikeys/shared/samtemplate"
 )
 
 // Config describes one local stack.

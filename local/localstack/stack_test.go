@@ -22,10 +22,10 @@ import (
 	"github.com/flowella/apikeys/local/dynamotest"
 	"github.com/flowella/apikeys/local/localsession"
 	"github.com/flowella/apikeys/local/localstack"
-	"github.com/flowella/apikeys/local/samtemplate"
-	"github.com/flowella/apikeys/local/streamsclient"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/samtemplate"
 	"github.com/flowella/apikeys/shared/session"
+	"github.com/flowella/apikeys/shared/streamsclient"
 )
 
 const testSecret = "local-test-secret-0123456789abcdef0123"

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/flowella/apikeys/local/dynamotest"
-	"github.com/flowella/apikeys/local/samtemplate"
 	"github.com/flowella/apikeys/shared/activity"
+	"github.com/flowella/apikeys/shared/samtemplate"
 )
 
 // The template's access log format carries what the recorder reads: a
