@@ -68,7 +68,7 @@ func newFaultHarness(t *testing.T) (*harness, *dynamofault.Injector) {
 	}
 	h := &harness{t: t, srv: srv, db: db, tables: tables, store: store, logs: logs, access: access, dlq: &localstack.SyncBuffer{},
 		spec: newSpecChecker(t, srv.URL)}
-	t.Cleanup(func() { t.Logf("%d responses checked against api/openapi.yaml", h.spec.checked.Load()) })
+	t.Cleanup(func() { t.Logf("%d responses checked against api/openapi.yaml", h.spec.Checked()) })
 	return h, inj
 }
 

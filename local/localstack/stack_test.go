@@ -93,7 +93,7 @@ func newHarnessWith(t *testing.T, params map[string]string) *harness {
 	}
 	h := &harness{t: t, srv: srv, db: db, tables: tables, store: store, logs: logs, access: access, dlq: &localstack.SyncBuffer{}, stack: stack,
 		spec: newSpecChecker(t, srv.URL), issuer: params["SessionIssuer"], audience: params["SessionAudience"]}
-	t.Cleanup(func() { t.Logf("%d responses checked against api/openapi.yaml", h.spec.checked.Load()) })
+	t.Cleanup(func() { t.Logf("%d responses checked against api/openapi.yaml", h.spec.Checked()) })
 	pollers, err := stack.Pollers(localstack.StreamOptions{Streams: streams, DeadLetter: h.dlq, Interval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -89,7 +89,7 @@ func newAPIOn(t *testing.T, db *dynamodb.Client, tables dynamotest.Tables, handl
 	a := &apiHarness{t: t, logs: logs, db: db, tables: tables, store: store, h: h, spec: newSpecChecker(t), SourceIP: "203.0.113.7",
 		proxies: proxiesOf(h)}
 
-	t.Cleanup(func() { t.Logf("%d responses checked against api/openapi.yaml", a.spec.checked.Load()) })
+	t.Cleanup(func() { t.Logf("%d responses checked against api/openapi.yaml", a.spec.Checked()) })
 	return a
 }
 
