@@ -56,11 +56,11 @@ func (d *decoder) event(key []byte, ev *Event) error {
 	case bytes.EqualFold(key, []byte("httpMethod")):
 		return d.str(&ev.HTTPMethod)
 	case bytes.EqualFold(key, []byte("headers")):
-		return d.stringMap(&ev.Headers)
+		return objectInto(d, &ev.Headers, d.str)
 	case bytes.EqualFold(key, []byte("multiValueHeaders")):
-		return d.stringsMap(&ev.MultiValueHeaders)
+		return objectInto(d, &ev.MultiValueHeaders, d.strings)
 	case bytes.EqualFold(key, []byte("pathParameters")):
-		return d.stringMap(&ev.PathParameters)
+		return objectInto(d, &ev.PathParameters, d.str)
 	case bytes.EqualFold(key, []byte("routeKey")):
 		return d.str(&ev.RouteKey)
 	case bytes.EqualFold(key, []byte("requestContext")):
@@ -165,43 +165,20 @@ func (d *decoder) structure(field func(key []byte) error) error {
 	return errEventType
 }
 
-// stringMap decodes an object of strings into *m, adding to the map there
-// is; null makes it nil.
-func (d *decoder) stringMap(m *map[string]string) error {
+// objectInto decodes an object into *m, each member's value by value,
+// adding to the map there (json.Unmarshal merges into an existing map);
+// null sets *m to nil. Anything else is skipped, checked, and is
+// errEventType, as json.Unmarshal reports a type mismatch after reading on.
+func objectInto[V any](d *decoder, m *map[string]V, value func(*V) error) error {
 	switch d.peek() {
 	case '{':
 		if *m == nil {
-			*m = map[string]string{}
+			*m = map[string]V{}
 		}
 		return d.object(func(key []byte) error {
-			var v string
-			err := d.str(&v)
+			var v V
+			err := value(&v)
 			(*m)[string(key)] = v
-			return err
-		})
-	case 'n':
-		if d.literal("null") {
-			*m = nil
-			return nil
-		}
-	}
-	if err := d.skip(); err != nil {
-		return err
-	}
-	return errEventType
-}
-
-// stringsMap decodes an object of arrays of strings into *m, as stringMap.
-func (d *decoder) stringsMap(m *map[string][]string) error {
-	switch d.peek() {
-	case '{':
-		if *m == nil {
-			*m = map[string][]string{}
-		}
-		return d.object(func(key []byte) error {
-			var vs []string
-			err := d.strings(&vs)
-			(*m)[string(key)] = vs
 			return err
 		})
 	case 'n':
