@@ -194,16 +194,11 @@ func (h *Handlers) toAPIError(err error) *httpapi.Error {
 	return httpapi.AsError(err)
 }
 
-// changeOf records who is making this change and the request's trace context.
-//
-// Its time is at, or just after the key's last change when at is not later
-// (another function's clock behind this one's): a key's changes, and so its
-// audit records, keep the order in which they were made.
+// changeOf records who is making this change to the key read (of) and the
+// request's trace context; its time is of.ChangeAt(at), never before the
+// key's last change.
 func (h *Handlers) changeOf(op string, c httpapi.Caller, req events.APIGatewayProxyRequest, at time.Time, of keystore.Key) keystore.Change {
-	when := stamp.Of(at)
-	if of.LastChange != nil && when <= of.LastChange.At {
-		when = of.LastChange.At.Add(time.Millisecond)
-	}
+	when := of.ChangeAt(at)
 	ua := req.RequestContext.Identity.UserAgent
 	if ua == "" {
 		ua = httpapi.Header(req, "User-Agent")

@@ -7,7 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -85,7 +85,11 @@ func FromStream(r events.DynamoDBEventRecord) ([]Record, error) {
 		if rec.OccurredAt.IsZero() {
 			return nil, fmt.Errorf("record %s: %w", r.Change.SequenceNumber, errUntimed)
 		}
-		return []Record{rec}, nil
+		to := ""
+		if isKeyItem(oldKey) && isKeyItem(newKey) {
+			to = newKey.OrgID
+		}
+		return perOrg(r, rec, rec.OrgID, to), nil
 	}
 	var out []Record
 	add := func(typ string, before, after map[string]any) {
@@ -176,6 +180,9 @@ func image(img map[string]events.DynamoDBAttributeValue) (*keystore.Key, error) 
 	if err != nil {
 		return nil, err
 	}
+	if err := keystore.CheckNames(av); err != nil {
+		return nil, err // read either way, "Status" beside "status" could hide a change
+	}
 	var k keystore.Key
 	if err := attributevalue.UnmarshalMap(av, &k); err != nil {
 		return nil, err
@@ -189,9 +196,10 @@ func image(img map[string]events.DynamoDBAttributeValue) (*keystore.Key, error) 
 // refused, as before: it has no place in any organisation's log.
 func undecodable(r events.DynamoDBEventRecord, cause error) ([]Record, error) {
 	oldRaw, newRaw := rawImage(r.Change.OldImage), rawImage(r.Change.NewImage)
-	k := keyOf(newRaw)
+	oldK, newK := keyOf(oldRaw), keyOf(newRaw)
+	k := oldK // the key as its organisation knew it, when there was one
 	if k.OrgID == "" || k.ID == "" {
-		k = keyOf(oldRaw)
+		k = newK
 	}
 	if k.OrgID == "" || k.ID == "" || keystore.IsPointer(k.Hash) {
 		return nil, fmt.Errorf("record %s: %w", r.Change.SequenceNumber, cause)
@@ -200,12 +208,120 @@ func undecodable(r events.DynamoDBEventRecord, cause error) ([]Record, error) {
 	if at.IsZero() {
 		return nil, fmt.Errorf("record %s: %w (%w)", r.Change.SequenceNumber, errUntimed, cause)
 	}
-	id := recordID(r, TypeUnattributed, at)
-	return []Record{{
-		OrgID: k.OrgID, SK: at.String() + "#" + id, ID: id, Type: TypeUnattributed,
-		KeyID: k.ID, KeyPrefix: k.Prefix, Actor: keystore.Actor{UserID: UnattributedActor},
-		OccurredAt: at, Before: shown(oldRaw), After: shown(newRaw),
-	}}, nil
+	// Never before the change the item last showed (best effort: the old
+	// image's last_change.at, if it reads).
+	if lc, ok := oldRaw["last_change"].(map[string]any); ok {
+		if s, ok := lc["at"].(string); ok {
+			if prev, err := stamp.Parse(s); err == nil && prev > at {
+				at = prev
+			}
+		}
+	}
+	before, after := rawChanges(oldRaw, newRaw)
+	rec := Record{Type: TypeUnattributed, KeyID: k.ID, KeyPrefix: k.Prefix, Actor: keystore.Actor{UserID: UnattributedActor},
+		OccurredAt: at, Before: before, After: after}
+	return perOrg(r, rec, k.OrgID, newK.OrgID), nil
+}
+
+// perOrg files rec in org's log and, when the change moved the key to
+// another organisation (to, when not ""), in that one's too: the one that
+// lost the key and the one that gained it both see the change. The ids
+// derive from the stream record and the organisation, so a redelivery
+// yields the very same records.
+func perOrg(r events.DynamoDBEventRecord, rec Record, org, to string) []Record {
+	out := make([]Record, 0, 2)
+	for i, o := range []string{org, to} {
+		if o == "" || (i == 1 && o == org) {
+			continue
+		}
+		rec.OrgID = o
+		rec.ID = recordID(r, rec.Type+"\x00"+o, rec.OccurredAt)
+		if i == 0 {
+			rec.ID = recordID(r, rec.Type, rec.OccurredAt) // as before, for a key that stays put
+		}
+		rec.SK = rec.OccurredAt.String() + "#" + rec.ID
+		out = append(out, rec)
+	}
+	return out
+}
+
+// rawChanges are the attributes that differ between two raw images, as
+// before and after, without the key's hash, each string cut to
+// maxShownValue and no more than maxShownAttributes of them: the record of
+// a hand edit stays far below DynamoDB's item size whatever was written.
+func rawChanges(oldRaw, newRaw map[string]any) (before, after map[string]any) {
+	names := make([]string, 0, len(oldRaw)+len(newRaw))
+	for n := range oldRaw {
+		names = append(names, n)
+	}
+	for n := range newRaw {
+		if _, ok := oldRaw[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	if oldRaw != nil {
+		before = map[string]any{}
+	}
+	if newRaw != nil {
+		after = map[string]any{}
+	}
+	shownCount := 0
+	for _, n := range names {
+		o, inOld := oldRaw[n]
+		v, inNew := newRaw[n]
+		if n == "key_hash" || (inOld && inNew && reflect.DeepEqual(o, v)) {
+			continue
+		}
+		if shownCount++; shownCount > maxShownAttributes {
+			break
+		}
+		if inOld {
+			before[n] = clipValue(o)
+		}
+		if inNew {
+			after[n] = clipValue(v)
+		}
+	}
+	return before, after
+}
+
+const (
+	maxShownValue      = 1024
+	maxShownAttributes = 32
+)
+
+// clipValue is v with strings cut to maxShownValue bytes and anything that
+// is not a string, number, boolean or list of strings summarised by its
+// JSON, cut the same way.
+func clipValue(v any) any {
+	switch x := v.(type) {
+	case string:
+		return clip(x)
+	case bool, float64, nil:
+		return x
+	case []string:
+		if len(x) > maxShownAttributes {
+			x = x[:maxShownAttributes]
+		}
+		out := make([]string, len(x))
+		for i, s := range x {
+			out[i] = clip(s)
+		}
+		return out
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "(unreadable)"
+	}
+	return clip(string(b))
+}
+
+func clip(s string) string {
+	if len(s) <= maxShownValue {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxShownValue], "") + "…"
 }
 
 // rawImage is a stream image as plain values (nil when there is none, or
@@ -226,16 +342,6 @@ func rawImage(img map[string]events.DynamoDBAttributeValue) map[string]any {
 	if attributevalue.UnmarshalMap(av, &m) != nil {
 		return nil
 	}
-	return m
-}
-
-// shown is a raw image as an audit record shows it: without the key's hash.
-func shown(m map[string]any) map[string]any {
-	if m == nil {
-		return nil
-	}
-	m = maps.Clone(m)
-	delete(m, "key_hash")
 	return m
 }
 
@@ -298,9 +404,9 @@ func changedFields(oldKey, newKey *keystore.Key) (before, after map[string]any) 
 // stream record and names no actor: a stale last_change on the item belongs
 // to an earlier, attributed change, not to this one.
 func unattributed(r events.DynamoDBEventRecord, oldKey, newKey *keystore.Key, before, after map[string]any) Record {
-	k := newKey
+	k := oldKey // the key as its organisation knew it, when there was one
 	if !isKeyItem(k) {
-		k = oldKey
+		k = newKey
 	}
 	// The stream's time is approximate (whole seconds in AWS, minutes in
 	// DynamoDB Local); the change came after the last one the item shows.

@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -60,7 +61,12 @@ func TestUndecodableChangesAreRecordedUnattributed(t *testing.T) {
 			"expires_at": n("1798761600")}, "revoked_at")), "expires_at"},
 		"repaired, the old image still malformed": {streamRecord("MODIFY",
 			keyImage(map[string]events.DynamoDBAttributeValue{"status": s("active"), "expires_at": s("tomorrow")}, "revoked_at"),
-			keyImage(map[string]events.DynamoDBAttributeValue{"status": s("active")}, "revoked_at")), "status"},
+			keyImage(map[string]events.DynamoDBAttributeValue{"status": s("active")}, "revoked_at")), "expires_at"},
+		// attributevalue reads "Status" or "status" into the one field, in
+		// no set order: "Status":"active" beside a revoked key's status
+		// could otherwise revive it unseen.
+		"a field name in another case": {streamRecord("MODIFY", keyImage(nil),
+			keyImage(map[string]events.DynamoDBAttributeValue{"Status": s("active")})), "Status"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			recs, err := audit.FromStream(tt.rec)
@@ -72,8 +78,13 @@ func TestUndecodableChangesAreRecordedUnattributed(t *testing.T) {
 				r.KeyID != "key_01J0000000000000000000000A" || r.OccurredAt.String() != "2026-11-03T09:00:00.000Z" {
 				t.Fatalf("record %+v", r)
 			}
-			if _, ok := r.After[tt.after]; !ok {
-				t.Fatalf("after %v does not show %s", r.After, tt.after)
+			_, inBefore := r.Before[tt.after]
+			_, inAfter := r.After[tt.after]
+			if !inBefore && !inAfter {
+				t.Fatalf("before %v, after %v: neither shows %s", r.Before, r.After, tt.after)
+			}
+			if _, ok := r.After["label"]; ok && tt.after != "label" {
+				t.Fatalf("after %v shows an attribute that did not change", r.After)
 			}
 			if _, ok := r.After["key_hash"]; ok {
 				t.Fatalf("after shows the key's hash: %v", r.After)
@@ -102,4 +113,44 @@ func TestUndecodableChangesAreRecordedUnattributed(t *testing.T) {
 			t.Fatalf("records %+v without an error", recs)
 		}
 	})
+}
+
+// A hand edit that moves a key to another organisation is filed in both
+// logs: the one that lost the key and the one that gained it.
+func TestKeyMovedToAnotherOrganisationIsInBothLogs(t *testing.T) {
+	for name, next := range map[string]map[string]events.DynamoDBAttributeValue{
+		"decodable":   keyImage(map[string]events.DynamoDBAttributeValue{"org_id": s("org_b"), "scopes": l("*")}),
+		"undecodable": keyImage(map[string]events.DynamoDBAttributeValue{"org_id": s("org_b"), "expires_at": s("never")}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			rec := streamRecord("MODIFY", keyImage(nil), next)
+			recs, err := audit.FromStream(rec)
+			if err != nil || len(recs) != 2 || recs[0].OrgID != "org_a" || recs[1].OrgID != "org_b" || recs[0].ID == recs[1].ID {
+				t.Fatalf("records %+v, %v; want one in org_a and one in org_b", recs, err)
+			}
+			again, _ := audit.FromStream(rec)
+			if len(again) != 2 || again[0].ID != recs[0].ID || again[1].ID != recs[1].ID {
+				t.Fatalf("a redelivery made other records: %+v", again)
+			}
+		})
+	}
+}
+
+// A padded hand edit makes a record of what changed, each value cut short:
+// far below DynamoDB's item size, so it cannot hold up its stream shard.
+func TestUndecodableRecordStaysSmall(t *testing.T) {
+	pad := strings.Repeat("x", 300_000)
+	rec := streamRecord("MODIFY", keyImage(map[string]events.DynamoDBAttributeValue{"pad": s(pad)}),
+		keyImage(map[string]events.DynamoDBAttributeValue{"pad": s(pad + "y"), "expires_at": s("never")}))
+	recs, err := audit.FromStream(rec)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("records %+v, %v", recs, err)
+	}
+	b, _ := json.Marshal(recs[0])
+	if len(b) > 8<<10 {
+		t.Fatalf("record of %d bytes", len(b))
+	}
+	if _, ok := recs[0].After["label"]; ok {
+		t.Fatalf("after %v shows an attribute that did not change", recs[0].After)
+	}
 }

@@ -203,3 +203,21 @@ func (o Org) ExposurePolicy() string {
 
 // HasFeature reports whether the organisation has feature f turned on.
 func (o Org) HasFeature(f string) bool { return slices.Contains(o.Features, f) }
+
+// MaxClockSkew is how far ahead of a function's clock a key's last change
+// may be dated and still be followed by the next change (see ChangeAt).
+const MaxClockSkew = 5 * time.Second
+
+// ChangeAt is the time of a change made to k at now: now, or just after k's
+// last change when that is later (another function's clock ahead of this
+// one's, a revoke retried after a concurrent PATCH), so a key's changes, and
+// its audit records, keep the order in which they were made. A last change
+// dated more than MaxClockSkew ahead is a broken clock or a hand edit, and
+// is not followed: every later change would inherit its date.
+func (k Key) ChangeAt(now time.Time) stamp.Time {
+	at := stamp.Of(now)
+	if k.LastChange != nil && at <= k.LastChange.At && k.LastChange.At <= at.Add(MaxClockSkew) {
+		return k.LastChange.At.Add(time.Millisecond)
+	}
+	return at
+}

@@ -1,7 +1,11 @@
 package keystore
 
 import (
+	"errors"
+	"fmt"
+	"reflect"
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -20,9 +24,63 @@ func decodeKey(item map[string]types.AttributeValue) (Key, error) {
 	if k, ok := decodeKeyDirect(item); ok {
 		return k, nil
 	}
+	// Only an item with a name the direct path does not know gets here, so
+	// only here can a name differ from a field's in case alone.
+	if err := CheckNames(item); err != nil {
+		return Key{}, err
+	}
 	var k Key
 	err := attributevalue.UnmarshalMap(item, &k)
 	return k, err
+}
+
+// ErrAmbiguousItem is a stored key item with an attribute whose name
+// differs from one of the key's fields in case alone ("Status" beside
+// "status"): attributevalue reads either into the field, in no set order,
+// so a hand-written "Status":"active" could revive a revoked key. Such an
+// item is refused, never read.
+var ErrAmbiguousItem = errors.New("stored key item names a field in another case")
+
+// CheckNames refuses (ErrAmbiguousItem) an item with an attribute named
+// like a field of Key, or of its last change, in another case.
+func CheckNames(item map[string]types.AttributeValue) error {
+	if err := checkNames(item, keyNames); err != nil {
+		return err
+	}
+	if m, ok := item["last_change"].(*types.AttributeValueMemberM); ok {
+		return checkNames(m.Value, changeNames)
+	}
+	return nil
+}
+
+var keyNames, changeNames = tagNames(reflect.TypeFor[Key]()), tagNames(reflect.TypeFor[Change]())
+
+func checkNames(item map[string]types.AttributeValue, fields []string) error {
+	for name := range item {
+		for _, f := range fields {
+			if name != f && strings.EqualFold(name, f) {
+				return fmt.Errorf("%w: %q beside the field %q", ErrAmbiguousItem, name, f)
+			}
+		}
+	}
+	return nil
+}
+
+// tagNames are the attribute names of t's fields, as their dynamodbav tags
+// give them (or the field's name).
+func tagNames(t reflect.Type) []string {
+	var names []string
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("dynamodbav"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		names = append(names, name)
+	}
+	return names
 }
 
 // decodeKeyDirect reads item, or reports that it cannot vouch for the

@@ -1,6 +1,7 @@
 package keystore
 
 import (
+	"errors"
 	"maps"
 	"reflect"
 	"testing"
@@ -99,8 +100,14 @@ func TestDecodeKeyIsUnmarshalMap(t *testing.T) {
 	}
 	check := func(t *testing.T, item map[string]types.AttributeValue) {
 		t.Helper()
-		want, wantErr := unmarshalKey(item)
 		got, gotErr := decodeKey(item)
+		if CheckNames(item) != nil { // a name in another case: refused, unlike UnmarshalMap
+			if !errors.Is(gotErr, ErrAmbiguousItem) {
+				t.Fatalf("%v: decodeKey: %v, want ErrAmbiguousItem", item, gotErr)
+			}
+			return
+		}
+		want, wantErr := unmarshalKey(item)
 		if (wantErr == nil) != (gotErr == nil) || (wantErr != nil && wantErr.Error() != gotErr.Error()) {
 			t.Fatalf("%v: UnmarshalMap: %v; decodeKey: %v", item, wantErr, gotErr)
 		}
@@ -124,15 +131,43 @@ func TestDecodeKeyIsUnmarshalMap(t *testing.T) {
 				}
 			}
 		}
-		// Left out, and under another case (which UnmarshalMap matches).
+		// Left out, and under another name.
 		changed := maps.Clone(item)
 		delete(changed, name)
 		check(t, changed)
 		changed["X"+name] = item[name]
 		check(t, changed)
 		delete(changed, "X"+name)
+		// Under another case, which UnmarshalMap would match: refused, alone
+		// or beside the field's own name (where UnmarshalMap reads either,
+		// in no set order).
 		changed[upper(name)] = item[name]
-		check(t, changed)
+		if _, err := decodeKey(changed); !errors.Is(err, ErrAmbiguousItem) {
+			t.Fatalf("%s alone: %v, want ErrAmbiguousItem", upper(name), err)
+		}
+		beside := maps.Clone(item)
+		beside[upper(name)] = item[name]
+		if _, err := decodeKey(beside); !errors.Is(err, ErrAmbiguousItem) {
+			t.Fatalf("%s beside %s: %v, want ErrAmbiguousItem", upper(name), name, err)
+		}
+	}
+	// The revived key the check is for: "Status":"active" beside a revoked
+	// key's "status" is refused every time, not read either way.
+	revoked := maps.Clone(item)
+	revoked["status"] = S(string(StatusRevoked))
+	revoked["Status"] = S(string(StatusActive))
+	for range 50 {
+		if k, err := decodeKey(revoked); !errors.Is(err, ErrAmbiguousItem) {
+			t.Fatalf("read as %s, %v; want ErrAmbiguousItem", k.Status, err)
+		}
+	}
+	// In the last change too.
+	lc := maps.Clone(item["last_change"].(*types.AttributeValueMemberM).Value)
+	lc["AT"] = lc["at"]
+	withLC := maps.Clone(item)
+	withLC["last_change"] = &types.AttributeValueMemberM{Value: lc}
+	if _, err := decodeKey(withLC); !errors.Is(err, ErrAmbiguousItem) {
+		t.Fatalf("last_change.AT: %v, want ErrAmbiguousItem", err)
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/keystore"
-	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // Keys is what the scanner needs of the key store: the authorizer's lookup
@@ -220,17 +219,11 @@ func needsWrite(f *found, revoke bool, now time.Time) bool {
 
 // change is what an exposure write records on the key (last_change), for
 // the audit record: the actor, GitHub's request, and where the key was found.
-// Its time is the report's, or just after the key's last change when that
-// is later (a change made meanwhile, by a function whose clock is ahead):
-// the key's changes keep their order.
+// Its time is of.ChangeAt(now): never before the key's last change.
 func (s *Scanner) change(m Match, req Request, now time.Time, of keystore.Key) keystore.Change {
-	at := stamp.Of(now)
-	if of.LastChange != nil && at <= of.LastChange.At {
-		at = of.LastChange.At.Add(time.Millisecond)
-	}
 	return keystore.Change{
 		Op:             keystore.OpExpose,
-		At:             at,
+		At:             of.ChangeAt(now),
 		Actor:          keystore.Actor{UserID: Actor, IP: req.IP, UserAgent: truncate(req.UserAgent, 512)},
 		Trace:          keystore.Trace{RequestID: req.RequestID, XRayTraceID: truncate(req.XRayTraceID, 256), TraceParent: truncate(req.TraceParent, 256)},
 		ExposureURL:    truncate(m.URL, 2048),
