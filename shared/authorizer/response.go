@@ -67,11 +67,13 @@ func (r Response) AppendJSON(b []byte) ([]byte, error) {
 // MarshalJSON is AppendJSON for encoding/json.
 func (r Response) MarshalJSON() ([]byte, error) { return r.AppendJSON(nil) }
 
-// appendValue writes one context value. API Gateway takes strings, numbers
-// and booleans there (principal.Encode writes strings); anything else goes
-// through encoding/json, which refuses what JSON cannot hold.
+// appendValue writes one context value. API Gateway takes only strings,
+// numbers and booleans there (principal.Encode writes strings); anything
+// else is refused here, as API Gateway would refuse the answer.
 func appendValue(b []byte, v any) ([]byte, error) {
 	switch v := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
 	case string:
 		return appendString(b, v), nil
 	case bool:
@@ -80,12 +82,14 @@ func appendValue(b []byte, v any) ([]byte, error) {
 		return strconv.AppendInt(b, int64(v), 10), nil
 	case int64:
 		return strconv.AppendInt(b, v, 10), nil
+	case float64:
+		raw, err := json.Marshal(v) // encoding/json's spelling of a number; refuses NaN and ±Inf
+		if err != nil {
+			return nil, err
+		}
+		return append(b, raw...), nil
 	}
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return append(b, raw...), nil
+	return nil, fmt.Errorf("authorizer context value of type %T: API Gateway takes strings, numbers and booleans only", v)
 }
 
 const hexDigits = "0123456789abcdef"

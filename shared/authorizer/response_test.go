@@ -96,3 +96,15 @@ func TestResponseJSONRefusesWhatJSONCannotHold(t *testing.T) {
 		t.Fatal("MarshalJSON accepted a function")
 	}
 }
+
+// A context value API Gateway would not take (a list, a map) is refused,
+// not written in some spelling of its own.
+func TestResponseRefusesContextValuesAPIGatewayDoesNotTake(t *testing.T) {
+	for _, v := range []any{[]string{"<&>"}, map[string]any{"a": "b"}, struct{}{}} {
+		r := authorizer.Response{Allow: true, PrincipalID: "p", MethodArn: "arn:aws:execute-api:eu-west-1:1:a/prod/GET/v1/whoami",
+			Context: map[string]any{"scopes": v}}
+		if b, err := r.AppendJSON(nil); err == nil {
+			t.Errorf("%T written as %s", v, b)
+		}
+	}
+}

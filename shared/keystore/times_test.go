@@ -79,8 +79,10 @@ func TestStoredTimesRead(t *testing.T) {
 	if err != nil || got.ExpiresAt.String() != "2020-01-01T00:00:00.000Z" || got.StatusAt(time.Now()) != keystore.StatusExpired {
 		t.Fatalf("whole-second expiry: %v %v, %v", got.ExpiresAt, got.StatusAt(time.Now()), err)
 	}
-	// Hand edits in other RFC 3339 spellings read as the instant they name.
-	for _, edited := range []string{"2020-01-01", "2020-01-01T01:00:00+01:00", "2019-12-31T19:00:00-05:00"} {
+	// Hand edits in other spellings that sort with the stored text read as
+	// the instant they name; another offset is an error (DynamoDB's
+	// conditions would compare its text as another instant).
+	for _, edited := range []string{"2020-01-01", "2020-01-01T00:00:00+00:00", "2020-01-01T00:00:00.000000Z"} {
 		setAttr(t, db, table, k.Hash, "expires_at", &types.AttributeValueMemberS{Value: edited})
 		got, err := s.LookupByHash(context.Background(), k.Hash)
 		if err != nil || got.ExpiresAt.String() != "2020-01-01T00:00:00.000Z" || got.StatusAt(time.Now()) != keystore.StatusExpired {
@@ -89,6 +91,7 @@ func TestStoredTimesRead(t *testing.T) {
 	}
 	for _, bad := range []types.AttributeValue{&types.AttributeValueMemberS{Value: "01/01/2020"},
 		&types.AttributeValueMemberS{Value: "never"}, &types.AttributeValueMemberS{Value: "2020-01-01 00:00:00"},
+		&types.AttributeValueMemberS{Value: "2020-01-01T01:00:00+01:00"},
 		&types.AttributeValueMemberN{Value: "1577836800"}} {
 		setAttr(t, db, table, k.Hash, "expires_at", bad)
 		if got, err := s.LookupByHash(context.Background(), k.Hash); err == nil {

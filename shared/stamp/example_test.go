@@ -16,10 +16,10 @@ func Example() {
 	old, err := stamp.Parse("2026-11-30T04:04:03Z") // a whole-second time reads too
 	fmt.Println(old, err, old < created)
 
-	edited, err := stamp.Parse("2026-11-30T05:04:03+01:00") // a hand edit: read as the same instant
+	edited, err := stamp.Parse("2026-11-30T04:04:03+00:00") // a hand edit: the same instant
 	fmt.Println(edited, err)
 
-	_, err = stamp.Parse("30/11/2026")
+	_, err = stamp.Parse("2026-11-30T05:04:03+01:00") // its text would sort as another instant
 	fmt.Println(err)
 
 	b, _ := json.Marshal(struct {
@@ -31,6 +31,6 @@ func Example() {
 	// 2026-11-30T04:04:03.210Z 2027-02-28T04:04:03.210Z true
 	// 2026-11-30T04:04:03.000Z <nil> true
 	// 2026-11-30T04:04:03.000Z <nil>
-	// stored time "30/11/2026": parsing time "30/11/2026" as "2006-01-02T15:04:05.999999999Z07:00": cannot parse "30/11/2026" as "2006"
+	// stored time "2026-11-30T05:04:03+01:00": not in UTC (Z or +00:00), so its text would not sort with the others
 	// {"created_at":"2026-11-30T04:04:03.210Z","last_used_at":null}
 }

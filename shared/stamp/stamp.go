@@ -106,12 +106,14 @@ func (t Time) append(b []byte) []byte {
 	return append(b, text[:]...)
 }
 
-// Parse reads a stored time. It takes Layout and whatever else RFC 3339
-// allows — Go's time.RFC3339 or time.RFC3339Nano, any offset (read as the
-// same instant in UTC), finer than a millisecond (truncated) — and a bare
-// date (midnight UTC), as a hand edit in the console might write it; the
-// next write stores it in Layout. "" is the zero Time: not set. Anything
-// else is an error, never the zero Time.
+// Parse reads a stored time. It takes Layout and the other spellings whose
+// text still sorts with it, as a hand edit in the console might write them:
+// "Z" with zero to nine fractional digits (Go's time.RFC3339 and
+// RFC3339Nano; finer than a millisecond is truncated), the zero offset
+// spelled out (+00:00), and a bare date (midnight UTC). The next write
+// stores Layout. "" is the zero Time: not set. Anything else is an error,
+// never the zero Time; other offsets in particular, whose text DynamoDB's
+// conditions would compare as another instant than Go reads.
 func Parse(s string) (Time, error) {
 	if s == "" {
 		return 0, nil
@@ -122,6 +124,9 @@ func Parse(s string) (Time, error) {
 		if t, dateErr = time.Parse(time.DateOnly, s); dateErr != nil {
 			return 0, fmt.Errorf("stored time %q: %w", s, err)
 		}
+	}
+	if _, offset := t.Zone(); offset != 0 {
+		return 0, fmt.Errorf("stored time %q: not in UTC (Z or +00:00), so its text would not sort with the others", s)
 	}
 	if Of(t) == 0 {
 		return 0, fmt.Errorf("stored time %q: not after 0001-01-01T00:00:00Z", s)

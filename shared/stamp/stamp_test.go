@@ -29,9 +29,10 @@ func TestParse(t *testing.T) {
 		{name: "empty is not set", in: "", want: 0},
 		{name: "first representable", in: "0001-01-01T00:00:00.001Z", want: 1},
 		{name: "last representable", in: "9999-12-31T23:59:59.999Z", want: Max},
-		{name: "offset, a hand edit: the same instant", in: "2026-11-30T06:05:06.789+02:00", want: want},
+		{name: "offset: its text would not sort with the rest", in: "2026-11-30T06:05:06.789+02:00", bad: true},
 		{name: "zero offset spelled out", in: "2026-11-30T04:05:06.789+00:00", want: want},
-		{name: "negative offset", in: "2026-11-29T23:05:06.789-05:00", want: want},
+		{name: "negative offset", in: "2026-11-29T23:05:06.789-05:00", bad: true},
+		{name: "zero offset, negative", in: "2026-11-30T04:05:06.789-00:00", want: want},
 		{name: "lower-case z", in: "2026-11-30T04:05:06.789z", bad: true},
 		{name: "no zone", in: "2026-11-30T04:05:06.789", bad: true},
 		{name: "date only, a hand edit: midnight UTC", in: "2026-11-30", want: Of(time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC))},
@@ -261,7 +262,7 @@ func TestJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil || back != (resource{CreatedAt: at}) {
 		t.Fatalf("read back %+v, %v", back, err)
 	}
-	for _, bad := range []string{`{"created_at":"tomorrow"}`, `{"created_at":1764475506}`, `{"created_at":"2026-11-30T05:05:06"}`} {
+	for _, bad := range []string{`{"created_at":"tomorrow"}`, `{"created_at":1764475506}`, `{"created_at":"2026-11-30T05:05:06"}`, `{"created_at":"2026-11-30T05:05:06+01:00"}`} {
 		if err := json.Unmarshal([]byte(bad), &back); err == nil {
 			t.Errorf("%s read as %+v, want an error", bad, back)
 		}
