@@ -26,6 +26,11 @@ func build(ctx context.Context, fn string, env map[string]string, db *dynamodb.C
 	if !ok {
 		return nil, fmt.Errorf("template function %s has no builder in package functions", fn)
 	}
+	if env["SESSION_HS256_SECRET_NAME"] != "" {
+		// awsConfig points every client at DynamoDB Local: an SSM or
+		// Secrets Manager read would go there and fail obscurely.
+		return nil, fmt.Errorf("build %s: the local stack reads no SSM or Secrets Manager: leave SessionHS256SecretName empty and give the secret as SESSION_HS256_SECRET", fn)
+	}
 	h, err := b(ctx, lambdafn.Env{Getenv: func(k string) string { return env[k] }, AWS: awsConfig(db), DB: db, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", fn, err)
