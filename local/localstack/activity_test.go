@@ -81,8 +81,9 @@ func TestKeyActivityUsageAndExposure(t *testing.T) {
 		t.Fatalf("%d distinct request ids", len(sent))
 	}
 
-	// Activity: all 35, each merged from its logs (the 401s' key is in the
-	// authorizer's line only, their latency in the access log only).
+	// Activity: all 35, each complete: the 403s merged from both logs, the
+	// 401s from the authorizer's line alone (their access-log line names no
+	// key, so they have no latency).
 	var items []any
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -104,7 +105,8 @@ func TestKeyActivityUsageAndExposure(t *testing.T) {
 		a := it.(map[string]any)
 		w, ok := sent[a["request_id"].(string)]
 		if !ok || a["status"] != float64(w.status) || a["outcome"] != w.outcome || a["path"] != w.path || a["route"] != w.path ||
-			a["reason"] != w.reason || a["source_ip"] != "127.0.0.1" || a["user_agent"] != "flowella-test/1.0" {
+			a["reason"] != w.reason || a["source_ip"] != "127.0.0.1" || a["user_agent"] != "flowella-test/1.0" ||
+			(a["latency_ms"] == nil) != (w.status == http.StatusUnauthorized) {
 			t.Errorf("activity item %v, want %+v", a, w)
 		}
 	}
@@ -209,13 +211,16 @@ func TestKeyActivityUsageAndExposure(t *testing.T) {
 	t.Logf("%d delivered batches delivered again: activity table unchanged", len(batches.all()))
 }
 
-// complete counts activity items that have both logs' part: a latency (the
-// access log) and, when refused, a reason (the authorizer's line).
+// complete counts activity items that have every part their logs give: an
+// allowed request's latency (the access log); a 403's latency and reason
+// (both logs); a 401's reason (the authorizer's line, its only one).
 func complete(items []any) int {
 	n := 0
 	for _, it := range items {
 		a := it.(map[string]any)
-		if a["latency_ms"] != nil && (a["outcome"] == "allowed" || a["reason"] != nil) {
+		switch {
+		case a["outcome"] == "allowed" && a["latency_ms"] != nil,
+			a["outcome"] == "refused" && a["reason"] != nil && (a["latency_ms"] != nil || a["status"] == float64(http.StatusUnauthorized)):
 			n++
 		}
 	}

@@ -67,7 +67,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.CloudwatchLogsEvent) err
 	}
 	st, err := h.Recorder.Apply(ctx, obs)
 	attrs := []any{"log_group", data.LogGroup, "events", len(data.LogEvents), "recorded_from", st.Observations,
-		"created", st.Created, "merged", st.Merged, "parked", st.Parked, "unchanged", st.Unchanged,
+		"created", st.Created, "merged", st.Merged, "unchanged", st.Unchanged,
 		"write_items", st.WriteItems, "reads", st.Reads}
 	if err != nil {
 		h.Log.ErrorContext(ctx, "key activity not recorded", append(attrs, "error", err.Error())...)

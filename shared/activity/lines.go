@@ -23,10 +23,10 @@ const maxLine = 16 << 10
 // template's format (AccessLogSetting.Format: every value a string, "-"
 // when absent) or the authorizer's decision line — logged at (the log
 // event's timestamp). It keeps what can be recorded: access-log lines that
-// name a key, and 401s, which cannot name one and wait for their decision
-// line (recorder.go); the authorizer's refusals of an identified key (its
-// allowed decisions add nothing to the access log's line). Anything else,
-// or anything malformed, is not ok.
+// name a key, but not the authorizer's 401s (they never do; their decision
+// line is their record); the authorizer's refusals of an identified key
+// (its allowed decisions add nothing to the access log's line). Anything
+// else, or anything malformed, is not ok.
 func Parse(message string, at time.Time) (Observation, bool) {
 	if len(message) > maxLine || !strings.HasPrefix(strings.TrimSpace(message), "{") {
 		return Observation{}, false
@@ -80,12 +80,12 @@ func accessLine(str func(string) string, at time.Time) (Observation, bool) {
 	if o.Status == 0 || str(principal.FieldType) == string(principal.Session) {
 		return o, false
 	}
-	if !o.identified() {
-		// A 401 has no authorizer context; its decision line names the key.
-		o.OrgID, o.KeyID, o.KeyPrefix = "", "", ""
-		return o, o.Status == 401
+	// The authorizer's 401 is recorded from its decision line alone: an
+	// access line of one, were it to name a key, would make a second record.
+	if o.Outcome == Refused && o.Status == 401 {
+		return o, false
 	}
-	return o, true
+	return o, o.identified()
 }
 
 // decisionLine reads the authorizer's line per decision.

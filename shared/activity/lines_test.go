@@ -38,17 +38,21 @@ func TestParse(t *testing.T) {
 		{"authorizer's 403", access("403", testKey, "ACCESS_DENIED"), true, func(o Observation) bool {
 			return o.Outcome == Refused && !o.direct() && o.identified()
 		}},
-		{"401 names no key", access("401", "-", "UNAUTHORIZED"), true, func(o Observation) bool {
-			return !o.identified() && o.Status == 401 && o.Outcome == Refused
+		// A 401's record is its decision line; its access line adds
+		// nothing, and would make a second record if it named the key.
+		{"401 names no key", access("401", "-", "UNAUTHORIZED"), false, nil},
+		{"401 naming a key is left to its decision line", access("401", testKey, "UNAUTHORIZED"), false, nil},
+		{"backend's 401 is allowed by the authorizer", access("401", testKey, "-"), true, func(o Observation) bool {
+			return o.Outcome == Allowed && o.Status == 401 && o.direct()
 		}},
 		{"404 without a key", access("404", "-", "MISSING_AUTHENTICATION_TOKEN"), false, nil},
 		{"malformed key id", access("200", "key_nope", "-"), false, nil},
 		{"decision (Lambda's JSON logger)", decision("message", "unauthenticated", testKey), true, func(o Observation) bool {
 			return o.Source == FromAuthorizer && o.Status == 401 && o.Reason == "revoked" && o.Route == "/v1/whoami" &&
-				o.OrgID == "org_demo" && o.At.Equal(at)
+				o.OrgID == "org_demo" && o.At.Equal(at) && o.direct()
 		}},
 		{"decision (slog's default keys)", decision("msg", "forbidden", testKey), true, func(o Observation) bool {
-			return o.Status == 403 && o.Outcome == Refused
+			return o.Status == 403 && o.Outcome == Refused && !o.direct()
 		}},
 		{"allowed decision adds nothing", decision("msg", "allow", testKey), false, nil},
 		{"decision without a key", decision("msg", "unauthenticated", ""), false, nil},

@@ -4,11 +4,12 @@
 // deliver them (recorder.go), and read back per key as requests, usage
 // counters and an exposure report (log.go).
 //
-// A request can reach the recorder twice, once from each log, in either
-// order, and any delivery can come again. Its record is merged from both by
+// A 403 reaches the recorder twice, once from each log, in either order,
+// and any delivery can come again. Its record is merged from both by
 // request id (Record.with), and the counters move by what a merge adds
 // (counts), in the same transaction as the record, so every request counts
-// once however often and in whatever order its lines arrive.
+// once however often and in whatever order its lines arrive. An allowed
+// request is its access-log line alone, a 401 its decision line alone.
 package activity
 
 import (
@@ -29,7 +30,7 @@ const (
 	// or refused with 403 (a 401 carries no authorizer context).
 	FromAccessLog Source = "access_log"
 	// FromAuthorizer is the authorizer's decision log: the key of every
-	// decision that identified one, 401s included, and why it refused.
+	// decision that identified one, and why it refused; a 401's only line.
 	FromAuthorizer Source = "authorizer"
 )
 
@@ -61,12 +62,22 @@ type Observation struct {
 // identified reports whether the observation names a key.
 func (o Observation) identified() bool { return o.KeyID != "" && o.OrgID != "" }
 
-// direct reports whether the observation is the whole story of its request:
-// an access-log line of a request the authorizer let through. Only the
-// authorizer's refusals are recorded from its log (Parse), so no other line
-// will come for it, and its record is written without a look-up.
+// direct reports whether the observation is the whole story of its request,
+// so no other line will come for it and its record is written without a
+// look-up: an access-log line of a request the authorizer let through (only
+// its refusals are recorded from its log), or the decision line of a 401
+// (whose access-log line names no key: Parse drops it).
 func (o Observation) direct() bool {
-	return o.Source == FromAccessLog && o.identified() && o.Outcome == Allowed
+	if !o.identified() {
+		return false
+	}
+	switch o.Source {
+	case FromAccessLog:
+		return o.Outcome == Allowed
+	case FromAuthorizer:
+		return o.Status == 401
+	}
+	return false
 }
 
 // Record is one request made with a key.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"reflect"
 	"slices"
 	"time"
 
@@ -30,13 +29,13 @@ type Writer interface {
 // written in a transaction with the counters of its batch (its key's hourly
 // usage, its source address's hourly count, its route's for a change), so a
 // batch of n such requests of one key from one address costs n+2 or n+3
-// items. A refused request has two lines, one from each log, met by request
-// id at a rendezvous item (one read each): the first writes the record and
-// the rendezvous, the second rewrites the record with what it adds (and
-// moves a counter when that is the reason). A 401's access-log line cannot
-// name its key: it waits at the rendezvous (one write) for its decision
-// line, which then writes both. So about three items per refused request,
-// plus its batch's counters, all in transactions.
+// items. A 401 is its decision line alone (its access-log line names no
+// key, and is not delivered): written as an allowed request is. A 403 has
+// two lines, one from each log, met by request id at a rendezvous item (one
+// read each): the first writes the record and the rendezvous, the second
+// rewrites the record with what it adds (and moves a counter when that is
+// the reason). So about three items per 403, plus its batch's counters, all
+// in transactions. A line that names no key writes nothing.
 type Recorder struct {
 	DB    Writer
 	Table string
@@ -45,34 +44,25 @@ type Recorder struct {
 	Retention time.Duration
 }
 
-// RendezvousTTL is how long a 401's access-log line waits at its
-// rendezvous for its decision line: far longer than CloudWatch Logs and
-// Lambda's retries take. A rendezvous that points at a record lives as long
-// as the record.
-const RendezvousTTL = 48 * time.Hour
-
 // Stats say what one batch did.
 type Stats struct {
-	Observations int // lines recorded from
+	Observations int // lines recorded from: those that name a key
 	Created      int // records written
 	Merged       int // records a second line completed
-	Parked       int // 401 lines waiting for their decision line
 	Unchanged    int // lines already recorded: redeliveries
 	WriteItems   int // items written (every item of a transaction)
 	Reads        int // items read
 }
 
-// rendezvous is where a request's two lines meet, by request id: a pointer
-// to its record once there is one, or a 401's access-log line until its
-// decision line names the key.
+// rendezvous is where a 403's two lines meet, by request id: a pointer to
+// its record, written with it. It lives as long as the record.
 type rendezvous struct {
-	PK        string       `dynamodbav:"pk"`
-	SK        string       `dynamodbav:"sk"`
-	Version   int          `dynamodbav:"v"`
-	RecordPK  string       `dynamodbav:"record_pk,omitempty"`
-	RecordSK  string       `dynamodbav:"record_sk,omitempty"`
-	Parked    *Observation `dynamodbav:"parked,omitempty"`
-	ExpiresAt int64        `dynamodbav:"expires_at"`
+	PK        string `dynamodbav:"pk"`
+	SK        string `dynamodbav:"sk"`
+	Version   int    `dynamodbav:"v"`
+	RecordPK  string `dynamodbav:"record_pk,omitempty"`
+	RecordSK  string `dynamodbav:"record_sk,omitempty"`
+	ExpiresAt int64  `dynamodbav:"expires_at"`
 }
 
 func rendezvousKey(requestID string) map[string]types.AttributeValue {
@@ -95,13 +85,18 @@ type storedRecord struct {
 	Record
 }
 
-// Apply records a batch of observations.
+// Apply records a batch of observations. One that names no key has nothing
+// to be recorded under, and writes nothing.
 func (r *Recorder) Apply(ctx context.Context, obs []Observation) (Stats, error) {
-	st := Stats{Observations: len(obs)}
+	var st Stats
 	var direct []Record
 	var others []Observation
 	seen := map[string]bool{}
 	for _, o := range obs {
+		if !o.identified() {
+			continue
+		}
+		st.Observations++
 		switch {
 		case !o.direct():
 			others = append(others, o)
@@ -159,7 +154,6 @@ const (
 	unchanged = iota
 	created
 	merged
-	parked
 )
 
 // mergeAll records lines that may have, or be, the other half of their
@@ -225,24 +219,16 @@ func (r *Recorder) prepare(ctx context.Context, o Observation, orphan rendezvous
 	if rv.RecordPK == "" && orphan.RecordPK != "" {
 		rv = orphan
 	}
-	switch {
-	case rv.RecordPK != "":
+	if rv.RecordPK != "" {
 		return r.mergeInto(ctx, rv, o, st)
-	case o.identified():
-		return r.create(rv, found, o)
-	default:
-		return r.park(o, rv)
 	}
+	return r.create(rv, found, o)
 }
 
-// create writes the request's record from o and what waits at its
-// rendezvous, and points the rendezvous at it.
+// create writes the request's record from o, and points the rendezvous at
+// it.
 func (r *Recorder) create(rv rendezvous, found bool, o Observation) (action, error) {
-	var rec Record
-	if rv.Parked != nil {
-		rec = rec.with(*rv.Parked) // the access log's time: when the request came
-	}
-	rec = rec.with(o)
+	rec := Record{}.with(o)
 	put, err := r.putRecord(rec, 1, expression.AttributeNotExists(expression.Name("pk")))
 	if err != nil {
 		return action{}, err
@@ -291,31 +277,6 @@ func (r *Recorder) mergeInto(ctx context.Context, rv rendezvous, o Observation, 
 	return action{obs: o, kind: merged, heads: []types.TransactWriteItem{put}, rec: next, add: delta(cur.Record, next)}, nil
 }
 
-// park leaves a line that names no key (a 401's access-log line) at its
-// rendezvous for its decision line to find, unless its record is there.
-func (r *Recorder) park(o Observation, rv rendezvous) (action, error) {
-	if rv.Parked != nil && sameObservation(*rv.Parked, o) {
-		return action{kind: unchanged}, nil
-	}
-	item, err := attributevalue.MarshalMap(o)
-	if err != nil {
-		return action{}, err
-	}
-	expr, err := expression.NewBuilder().
-		WithUpdate(expression.Set(expression.Name("parked"), expression.Value(&types.AttributeValueMemberM{Value: item})).
-			Set(expression.Name("v"), expression.Plus(expression.IfNotExists(expression.Name("v"), expression.Value(0)), expression.Value(1))).
-			Set(expression.Name("expires_at"), expression.Value(o.At.Add(RendezvousTTL).Unix()))).
-		WithCondition(expression.AttributeNotExists(expression.Name("record_pk"))).
-		Build()
-	if err != nil {
-		return action{}, err
-	}
-	upd := types.TransactWriteItem{Update: &types.Update{TableName: aws.String(r.Table), Key: rendezvousKey(o.RequestID),
-		UpdateExpression: expr.Update(), ConditionExpression: expr.Condition(),
-		ExpressionAttributeNames: expr.Names(), ExpressionAttributeValues: expr.Values()}}
-	return action{obs: o, kind: parked, heads: []types.TransactWriteItem{upd}}, nil
-}
-
 // commitAll writes actions, as many per transaction as fit with their
 // counters. An action whose condition fails is returned, unwritten; the
 // others are written without it.
@@ -348,8 +309,6 @@ func (r *Recorder) commitAll(ctx context.Context, acts []action, st *Stats) (fai
 						st.Created++
 					case merged:
 						st.Merged++
-					case parked:
-						st.Parked++
 					}
 				}
 				break
@@ -369,12 +328,6 @@ func (r *Recorder) commitAll(ctx context.Context, acts []action, st *Stats) (fai
 		}
 	}
 	return failed, nil
-}
-
-func sameObservation(a, b Observation) bool {
-	am, err1 := attributevalue.MarshalMap(a)
-	bm, err2 := attributevalue.MarshalMap(b)
-	return err1 == nil && err2 == nil && reflect.DeepEqual(am, bm)
 }
 
 func (r *Recorder) rendezvous(ctx context.Context, requestID string, st *Stats) (rendezvous, bool, error) {
