@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flowella/apikeys/local/syncbuf"
 	"github.com/flowella/apikeys/shared/dynamo"
 	"github.com/flowella/apikeys/shared/keystore"
 	"github.com/flowella/apikeys/shared/samtemplate"
@@ -177,7 +178,7 @@ func coldStart(ctx context.Context, rie, bootstrap string, env map[string]string
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	var log syncBuffer
+	var log syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	url := "http://127.0.0.1:" + strconv.Itoa(apiPort) + "/2015-03-31/functions/function/invocations"
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}

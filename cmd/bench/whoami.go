@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/flowella/apikeys/local/syncbuf"
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/dynamo"
 )
@@ -249,7 +249,7 @@ func startMakeRun(ctx context.Context, root string) (*makeRun, error) {
 	cmd := exec.Command(filepath.Join(bin, "flowella-local"))
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), env...)
-	var stderr syncBuffer
+	var stderr syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = io.Discard, &stderr // stdout is the access log
 	if path := os.Getenv("BENCH_STACK_LOG"); path != "" {
 		// make run's own log (key activity's batches, among others), to
@@ -332,23 +332,6 @@ func (m *makeRun) createKey(token string) (string, error) {
 		return "", fmt.Errorf("create key: %d %s", resp.StatusCode, raw)
 	}
 	return created.Secret, nil
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func (f *whoamiFigures) markdown() string {

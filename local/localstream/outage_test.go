@@ -26,6 +26,7 @@ import (
 
 	"github.com/flowella/apikeys/local/dynamotest"
 	"github.com/flowella/apikeys/local/localstream"
+	"github.com/flowella/apikeys/local/syncbuf"
 	"github.com/flowella/apikeys/shared/audit"
 	"github.com/flowella/apikeys/shared/keystore"
 	"github.com/flowella/apikeys/shared/samtemplate"
@@ -251,7 +252,7 @@ func TestRetriesLastUntilTheRecordAgeLimit(t *testing.T) {
 			end := clk.peek().Add(tc.outage)
 			auditDB, _ := withFaults(db, func() bool { return clk.peek().Before(end) }, "PutItem", "TransactWriteItems")
 			ids := createKeys(t, db, tables, 5)
-			var dlq syncBuffer
+			var dlq syncbuf.Buffer
 			cp := t.TempDir() + "/cp.json"
 			stop := startPoller(t, &localstream.Poller{Streams: streams, Tables: db, TableName: tables["KeysTable"], Mapping: mapping,
 				Handler:    lambda.NewHandler((&audit.Handler{DB: auditDB, Table: tables["AuditTable"]}).Handle),
@@ -286,31 +287,6 @@ func TestRetriesLastUntilTheRecordAgeLimit(t *testing.T) {
 		})
 	}
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Len()
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.b.Bytes())
-}
-
-func (s *syncBuffer) String() string { return string(s.Bytes()) }
 
 // DynamoDB Local cannot be reached for a while (its stream included): the
 // poller keeps its place, and afterwards every record arrives exactly once.

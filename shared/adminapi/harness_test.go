@@ -1,7 +1,6 @@
 package adminapi_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,7 +9,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/flowella/apikeys/local/dynamotest"
+	"github.com/flowella/apikeys/local/syncbuf"
 	"github.com/flowella/apikeys/shared/activity"
 	"github.com/flowella/apikeys/shared/adminapi"
 	"github.com/flowella/apikeys/shared/apikey"
@@ -45,7 +44,7 @@ type apiHarness struct {
 	store  *keystore.Store
 	h      *adminapi.Handlers
 	spec   *specChecker
-	logs   *syncBuffer // the handlers' JSON log lines
+	logs   *syncbuf.Buffer // the handlers' JSON log lines
 	// proxies maps "METHOD /resource" of the route map to its handler.
 	proxies map[string]adminapi.Proxy
 	// SourceIP is the caller's address in the events (203.0.113.7 unless set).
@@ -77,7 +76,7 @@ func newAPIOn(t *testing.T, db *dynamodb.Client, tables dynamotest.Tables, handl
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	h := &adminapi.Handlers{
 		Log:      slog.New(slog.NewJSONHandler(logs, nil)),
 		Store:    keystore.New(handlerDB, tables["KeysTable"], tables["OrgsTable"]).WithIdempotency(tables["IdempotencyTable"]),
@@ -305,24 +304,6 @@ func (a *apiHarness) expireNow(org, id string) {
 	}); err != nil {
 		a.t.Fatal(err)
 	}
-}
-
-// syncBuffer is a log sink several goroutines may write.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func stringsOf(v any) []string {

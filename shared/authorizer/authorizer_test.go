@@ -1,7 +1,6 @@
 package authorizer_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,7 @@ import (
 	"github.com/flowella/apikeys/local/dynamotest"
 	"github.com/flowella/apikeys/local/localfn"
 	"github.com/flowella/apikeys/local/localsession"
+	"github.com/flowella/apikeys/local/syncbuf"
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/authorizer"
 	"github.com/flowella/apikeys/shared/authz"
@@ -85,7 +85,7 @@ func (s *spyDB) reads() (keys, orgs int) {
 const hsSecret = "authorizer-test-secret-0123456789abcdef"
 
 type fixture struct {
-	logs  *lockedBuffer // the authorizer's JSON log lines
+	logs  *syncbuf.Buffer // the authorizer's JSON log lines
 	spy   *spyDB
 	store *keystore.Store
 	auth  *localfn.Function
@@ -110,7 +110,7 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	f := &fixture{spy: spy, store: store, now: &now, logs: &lockedBuffer{}}
+	f := &fixture{spy: spy, store: store, now: &now, logs: &syncbuf.Buffer{}}
 	a := authorizer.New(authorizer.Config{Keys: store, Orgs: store, Catalog: catalog, Sessions: sessions,
 		Env: apikey.EnvLive, Now: func() time.Time { return *f.now }, Log: slog.New(slog.NewJSONHandler(f.logs, nil))})
 	// Some tests invoke it from many goroutines, as Lambda never would one
@@ -471,30 +471,6 @@ func TestDecidesOnTheResolvedRoute(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), `"Effect":"Deny"`) {
 		t.Fatalf("a contacts:read key on the resolved route GET /v1/messages: %s %v", out, err)
 	}
-}
-
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// Reset empties b and keeps its memory.
-func (b *lockedBuffer) Reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Reset()
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // Every refusal of a key the authorizer identified leaves one structured

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flowella/apikeys/local/localsession"
+	"github.com/flowella/apikeys/local/syncbuf"
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/authorizer"
 	"github.com/flowella/apikeys/shared/authz"
@@ -104,7 +105,7 @@ type decideFixture struct {
 	orgs    *memOrgs
 	catalog *authz.Catalog
 	auth    *authorizer.Authorizer
-	logs    *lockedBuffer // auth's JSON log lines
+	logs    *syncbuf.Buffer // auth's JSON log lines
 	now     time.Time
 }
 
@@ -125,7 +126,7 @@ func newDecideFixture(t testing.TB) *decideFixture {
 			"org_paid":  {ID: "org_paid", Plan: "paid", Features: []string{"audit_log"}},
 		}},
 		catalog: catalog,
-		logs:    &lockedBuffer{},
+		logs:    &syncbuf.Buffer{},
 		now:     time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC),
 	}
 	f.auth = authorizer.New(authorizer.Config{Keys: f.keys, Orgs: f.orgs, Catalog: catalog, Sessions: sessions,
