@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
 // Querier runs queries.
@@ -18,6 +19,16 @@ type Querier interface {
 // and returns at most limit+1 items: one more than asked tells the caller
 // there is a next page. It starts after in.ExclusiveStartKey when set.
 func QueryPage[T any](ctx context.Context, db Querier, in dynamodb.QueryInput, limit int) ([]T, error) {
+	return QueryPageWith(ctx, db, in, limit, func(item map[string]types.AttributeValue) (T, error) {
+		var v T
+		err := attributevalue.UnmarshalMap(item, &v)
+		return v, err
+	})
+}
+
+// QueryPageWith is QueryPage with each item read by decode.
+func QueryPageWith[T any](ctx context.Context, db Querier, in dynamodb.QueryInput, limit int,
+	decode func(map[string]types.AttributeValue) (T, error)) ([]T, error) {
 	var out []T
 	start := in.ExclusiveStartKey
 	for {
@@ -27,11 +38,13 @@ func QueryPage[T any](ctx context.Context, db Querier, in dynamodb.QueryInput, l
 		if err != nil {
 			return nil, err
 		}
-		var items []T
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
-			return nil, err
+		for _, item := range page.Items {
+			v, err := decode(item)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
 		}
-		out = append(out, items...)
 		if len(out) > limit || page.LastEvaluatedKey == nil {
 			return out, nil
 		}

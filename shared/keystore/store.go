@@ -278,7 +278,9 @@ func (s *Store) List(ctx context.Context, orgID string, opts ListOptions) ([]Key
 	if err != nil {
 		return nil, "", fmt.Errorf("list keys: %w", err)
 	}
-	keys, err := dynamo.QueryPage[Key](ctx, s.db, dynamodb.QueryInput{
+	// Read as LookupByHash reads a key: an item naming a field in another
+	// case is refused (ErrAmbiguousItem), never shown either way.
+	keys, err := dynamo.QueryPageWith(ctx, s.db, dynamodb.QueryInput{
 		TableName:                 aws.String(s.keysTable),
 		IndexName:                 aws.String(OrgKeysIndex),
 		KeyConditionExpression:    expr.KeyCondition(),
@@ -286,7 +288,7 @@ func (s *Store) List(ctx context.Context, orgID string, opts ListOptions) ([]Key
 		ExpressionAttributeNames:  expr.Names(),
 		ExpressionAttributeValues: expr.Values(),
 		ScanIndexForward:          aws.Bool(false),
-	}, opts.Limit)
+	}, opts.Limit, decodeKey)
 	if err != nil {
 		return nil, "", fmt.Errorf("list keys of %s: %w", orgID, err)
 	}

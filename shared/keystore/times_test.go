@@ -146,3 +146,23 @@ func TestWritesNeedATime(t *testing.T) {
 		t.Fatalf("an untimed write changed the key: %+v, %v", got, err)
 	}
 }
+
+// An item naming a field in another case ("Status" beside "status") is
+// refused by every read, the list included: attributevalue would read
+// either into the field, in no set order, so a written "Status":"active"
+// could show, or let through, a revoked key.
+func TestAFieldNamedInAnotherCaseIsRefused(t *testing.T) {
+	s, db, tables := newStore(t)
+	k, _ := newKey(t, s, "org_a")
+	setAttr(t, db, tables["KeysTable"], k.Hash, "Status", &types.AttributeValueMemberS{Value: string(keystore.StatusActive)})
+	ctx := context.Background()
+	if got, err := s.LookupByHash(ctx, k.Hash); !errors.Is(err, keystore.ErrAmbiguousItem) {
+		t.Errorf("LookupByHash: %v, %v; want ErrAmbiguousItem", got.Status, err)
+	}
+	if got, err := s.Get(ctx, "org_a", k.ID); !errors.Is(err, keystore.ErrAmbiguousItem) {
+		t.Errorf("Get: %v, %v; want ErrAmbiguousItem", got.Status, err)
+	}
+	if got, _, err := s.List(ctx, "org_a", keystore.ListOptions{Limit: 10, Now: time.Now()}); !errors.Is(err, keystore.ErrAmbiguousItem) {
+		t.Errorf("List: %d keys, %v; want ErrAmbiguousItem", len(got), err)
+	}
+}
