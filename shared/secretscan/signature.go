@@ -65,10 +65,11 @@ type PublicKeys struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	mu      sync.Mutex
-	keys    map[string]*ecdsa.PublicKey // by key_identifier; nil until a fetch succeeds
-	fetched time.Time                   // last successful fetch
-	tried   time.Time                   // last fetch, successful or not
+	fetching sync.Mutex                  // held for a fetch, so that concurrent reports make one
+	mu       sync.Mutex                  // guards what follows; never held across a fetch
+	keys     map[string]*ecdsa.PublicKey // by key_identifier; nil until a fetch succeeds
+	fetched  time.Time                   // last successful fetch
+	tried    time.Time                   // last fetch, successful or not
 }
 
 // NewPublicKeys reads keys from rawURL (GitHubKeysURL when empty), which
@@ -125,25 +126,37 @@ func (p *PublicKeys) Verify(ctx context.Context, keyID, signature string, body [
 // key returns GitHub's key keyID, fetching the keys first when none are
 // held, when they are older than MaxKeyAge, or when keyID is not among
 // them — at most once per RefreshInterval. Fetches are serialised, so
-// concurrent reports with an unknown identifier make one fetch.
+// concurrent reports with an unknown identifier make one fetch; a report
+// signed with a key held and fresh never waits for one.
 func (p *PublicKeys) key(ctx context.Context, keyID string) (*ecdsa.PublicKey, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := p.now()
-	key, known := p.keys[keyID]
-	if known && now.Sub(p.fetched) < MaxKeyAge {
+	if key, ok := p.fresh(keyID); ok {
 		return key, nil
 	}
-	if p.tried.IsZero() || now.Sub(p.tried) >= RefreshInterval {
+	p.fetching.Lock()
+	defer p.fetching.Unlock()
+	if key, ok := p.fresh(keyID); ok { // fetched while this report waited
+		return key, nil
+	}
+	p.mu.Lock()
+	now := p.now()
+	due := p.tried.IsZero() || now.Sub(p.tried) >= RefreshInterval
+	if due {
 		p.tried = now
+	}
+	p.mu.Unlock()
+	if due {
 		keys, err := p.fetch(ctx)
 		if err != nil {
 			// Fail closed: keys held already still verify; nothing else does.
 			p.log.ErrorContext(ctx, "secret scanning: fetching GitHub's public keys failed", "url", p.url, "error", err.Error())
 		} else {
+			p.mu.Lock()
 			p.keys, p.fetched = keys, now
+			p.mu.Unlock()
 		}
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if key, ok := p.keys[keyID]; ok {
 		return key, nil
 	}
@@ -151,6 +164,15 @@ func (p *PublicKeys) key(ctx context.Context, keyID string) (*ecdsa.PublicKey, e
 		return nil, ErrKeysUnavailable
 	}
 	return nil, ErrUnknownKey
+}
+
+// fresh returns keyID's key when it is held and the set is younger than
+// MaxKeyAge.
+func (p *PublicKeys) fresh(keyID string) (*ecdsa.PublicKey, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	key, ok := p.keys[keyID]
+	return key, ok && p.now().Sub(p.fetched) < MaxKeyAge
 }
 
 // keysDocument is GitHub's answer at the keys URL.

@@ -20,7 +20,9 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/flowella/apikeys/local/localscan"
+	"github.com/flowella/apikeys/local/syncbuf"
 	"github.com/flowella/apikeys/shared/secretscan"
+	"log/slog"
 )
 
 // github serves a keys document on loopback, as api.github.com does, and
@@ -32,6 +34,9 @@ type github struct {
 	fetches atomic.Int64
 	down    atomic.Bool
 	delay   time.Duration
+	// gate, when set, holds each fetch until it is closed; started hears of
+	// each fetch that waits there.
+	gate, started chan struct{}
 }
 
 func newGitHub(t *testing.T, keys ...*ecdsa.PublicKey) *github {
@@ -40,6 +45,13 @@ func newGitHub(t *testing.T, keys ...*ecdsa.PublicKey) *github {
 	g.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.fetches.Add(1)
 		time.Sleep(g.delay)
+		g.mu.Lock()
+		gate, started := g.gate, g.started
+		g.mu.Unlock()
+		if gate != nil {
+			started <- struct{}{}
+			<-gate
+		}
 		if g.down.Load() {
 			http.Error(w, "unavailable", http.StatusServiceUnavailable)
 			return
@@ -300,5 +312,51 @@ func TestSampleReportIsSigned(t *testing.T) {
 	}
 	if _, err := secretscan.ParseReport([]byte(ev.Body)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A report signed with a key held never waits for a fetch another report
+// started (an unknown identifier, GitHub slow to answer). Here the other
+// report's fetch is held until the known key's report is answered: had that
+// report waited, the fetch would have run into FetchTimeout first and
+// logged its failure.
+func TestAKnownKeyDoesNotWaitForAFetch(t *testing.T) {
+	k := newKey(t)
+	gh := newGitHub(t, &k.PublicKey)
+	c := &clock{now: time.Now()}
+	var logs syncbuf.Buffer
+	p, err := secretscan.NewPublicKeys(gh.srv.URL, slog.New(slog.NewJSONHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p = p.WithClock(c.Now).WithClient(&http.Client{Timeout: time.Minute})
+	body := []byte(`[]`)
+	ctx := context.Background()
+	if err := p.Verify(ctx, localscan.KeyID(&k.PublicKey), sign(t, k, body), body); err != nil {
+		t.Fatal(err)
+	}
+	gate := make(chan struct{})
+	gh.mu.Lock()
+	gh.gate, gh.started = gate, make(chan struct{}, 1)
+	gh.mu.Unlock()
+	c.Advance(secretscan.RefreshInterval)
+	unknown := make(chan error, 1)
+	go func() {
+		made := newKey(t)
+		unknown <- p.Verify(ctx, localscan.KeyID(&made.PublicKey), sign(t, made, body), body)
+	}()
+	<-gh.started // the unknown identifier's fetch is under way, and held
+	if err := p.Verify(ctx, localscan.KeyID(&k.PublicKey), sign(t, k, body), body); err != nil {
+		t.Errorf("known key: %v", err)
+	}
+	close(gate)
+	if err := <-unknown; !errors.Is(err, secretscan.ErrUnknownKey) {
+		t.Errorf("unknown identifier: %v", err)
+	}
+	if strings.Contains(logs.String(), "fetching GitHub's public keys failed") {
+		t.Errorf("the known key's report waited for the other's fetch, which timed out: %s", logs.String())
+	}
+	if n := gh.fetches.Load(); n != 2 {
+		t.Errorf("%d fetches, want 2", n)
 	}
 }
