@@ -61,5 +61,3 @@ func verdict(ok bool) string {
 func ms(d time.Duration) string {
 	return fmt.Sprintf("%.3f ms", float64(d.Microseconds())/1000)
 }
-
-func ratio(a, b float64) string { return fmt.Sprintf("%.2f×", a/b) }

@@ -234,11 +234,11 @@ func perOrg(r events.DynamoDBEventRecord, rec Record, org, to string) []Record {
 		if o == "" || (i == 1 && o == org) {
 			continue
 		}
-		rec.OrgID = o
-		rec.ID = recordID(r, rec.Type+"\x00"+o, rec.OccurredAt)
-		if i == 0 {
-			rec.ID = recordID(r, rec.Type, rec.OccurredAt) // as before, for a key that stays put
+		seed := rec.Type // as before, for the organisation that had the key
+		if i == 1 {
+			seed += "\x00" + o
 		}
+		rec.OrgID, rec.ID = o, recordID(r, seed, rec.OccurredAt)
 		rec.SK = rec.OccurredAt.String() + "#" + rec.ID
 		out = append(out, rec)
 	}
