@@ -16,6 +16,7 @@ import (
 
 	"github.com/flowella/apikeys/shared/dynamo"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // Log reads a key's activity: its records, and its counters, never a scan
@@ -214,7 +215,7 @@ func (l Log) Usage(ctx context.Context, orgID, keyID string, since, until time.T
 type SourceIP struct {
 	IP                         string
 	Requests, Allowed, Refused int
-	FirstSeen, LastSeen        string // keystore.TimeLayout
+	FirstSeen, LastSeen        stamp.Time
 }
 
 // RouteWrites are a key's allowed changes (POST, PUT, PATCH, DELETE) on one
@@ -222,7 +223,7 @@ type SourceIP struct {
 type RouteWrites struct {
 	Method, Route       string
 	Requests            int
-	FirstSeen, LastSeen string
+	FirstSeen, LastSeen stamp.Time
 }
 
 // Exposure is what a key did in a window: from where, and what it changed.
@@ -247,16 +248,15 @@ func (l Log) Exposure(ctx context.Context, orgID, keyID string, since, until tim
 	byIP := map[string]*SourceIP{}
 	for _, it := range ips {
 		var c struct {
-			SK        string `dynamodbav:"sk"`
-			Requests  int    `dynamodbav:"requests"`
-			Allowed   int    `dynamodbav:"allowed"`
-			Refused   int    `dynamodbav:"refused"`
-			FirstSeen string `dynamodbav:"first_seen"`
-			LastSeen  string `dynamodbav:"last_seen"`
+			SK       string `dynamodbav:"sk"`
+			Requests int    `dynamodbav:"requests"`
+			Allowed  int    `dynamodbav:"allowed"`
+			Refused  int    `dynamodbav:"refused"`
 		}
 		if attributevalue.UnmarshalMap(it, &c) != nil || c.Requests == 0 {
 			continue
 		}
+		first, last := seen(it)
 		_, ip, _ := strings.Cut(c.SK, "#")
 		s := byIP[ip]
 		if s == nil {
@@ -266,7 +266,7 @@ func (l Log) Exposure(ctx context.Context, orgID, keyID string, since, until tim
 		s.Requests += c.Requests
 		s.Allowed += c.Allowed
 		s.Refused += c.Refused
-		s.FirstSeen, s.LastSeen = earliest(s.FirstSeen, c.FirstSeen), latest(s.LastSeen, c.LastSeen)
+		s.FirstSeen, s.LastSeen = earliest(s.FirstSeen, first), max(s.LastSeen, last)
 	}
 	for _, s := range byIP {
 		e.SourceIPs = append(e.SourceIPs, *s)
@@ -284,14 +284,13 @@ func (l Log) Exposure(ctx context.Context, orgID, keyID string, since, until tim
 	byRoute := map[string]*RouteWrites{}
 	for _, it := range writes {
 		var c struct {
-			SK        string `dynamodbav:"sk"`
-			Requests  int    `dynamodbav:"requests"`
-			FirstSeen string `dynamodbav:"first_seen"`
-			LastSeen  string `dynamodbav:"last_seen"`
+			SK       string `dynamodbav:"sk"`
+			Requests int    `dynamodbav:"requests"`
 		}
 		if attributevalue.UnmarshalMap(it, &c) != nil || c.Requests == 0 {
 			continue
 		}
+		first, last := seen(it)
 		_, route, _ := strings.Cut(c.SK, "#")
 		w := byRoute[route]
 		if w == nil {
@@ -300,7 +299,7 @@ func (l Log) Exposure(ctx context.Context, orgID, keyID string, since, until tim
 			byRoute[route] = w
 		}
 		w.Requests += c.Requests
-		w.FirstSeen, w.LastSeen = earliest(w.FirstSeen, c.FirstSeen), latest(w.LastSeen, c.LastSeen)
+		w.FirstSeen, w.LastSeen = earliest(w.FirstSeen, first), max(w.LastSeen, last)
 	}
 	for _, w := range byRoute {
 		e.Writes = append(e.Writes, *w)
@@ -314,18 +313,26 @@ func (l Log) Exposure(ctx context.Context, orgID, keyID string, since, until tim
 	return e, nil
 }
 
-func earliest(a, b string) string {
-	if a == "" || b != "" && b < a {
+// earliest is the earlier of two times, either of which may be unset.
+func earliest(a, b stamp.Time) stamp.Time {
+	if a.IsZero() || !b.IsZero() && b < a {
 		return b
 	}
 	return a
 }
 
-func latest(a, b string) string {
-	if b > a {
-		return b
+// seen reads a counter's first and last times. A time that does not read
+// (a hand edit) is left unset rather than dropping the counter's requests
+// from the report: the counts still show, without that time.
+func seen(item map[string]types.AttributeValue) (first, last stamp.Time) {
+	read := func(name string) stamp.Time {
+		var t stamp.Time
+		if av, ok := item[name]; ok && t.UnmarshalDynamoDBAttributeValue(av) != nil {
+			return 0
+		}
+		return t
 	}
-	return a
+	return read("first_seen"), read("last_seen")
 }
 
 // counters reads every counter item of one kind whose hour is in

@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // Source is the log a line came from.
@@ -82,20 +82,20 @@ func (o Observation) direct() bool {
 
 // Record is one request made with a key.
 type Record struct {
-	OrgID      string `dynamodbav:"org_id"`
-	KeyID      string `dynamodbav:"key_id"`
-	KeyPrefix  string `dynamodbav:"key_prefix,omitempty"`
-	RequestID  string `dynamodbav:"request_id"`
-	OccurredAt string `dynamodbav:"occurred_at"` // keystore.TimeLayout
-	Method     string `dynamodbav:"method,omitempty"`
-	Route      string `dynamodbav:"route,omitempty"`
-	Path       string `dynamodbav:"path,omitempty"`
-	Status     int    `dynamodbav:"status,omitempty"`
-	Outcome    string `dynamodbav:"outcome,omitempty"`
-	Reason     string `dynamodbav:"reason,omitempty"`
-	SourceIP   string `dynamodbav:"source_ip,omitempty"`
-	UserAgent  string `dynamodbav:"user_agent,omitempty"`
-	LatencyMS  *int   `dynamodbav:"latency_ms,omitempty"`
+	OrgID      string     `dynamodbav:"org_id"`
+	KeyID      string     `dynamodbav:"key_id"`
+	KeyPrefix  string     `dynamodbav:"key_prefix,omitempty"`
+	RequestID  string     `dynamodbav:"request_id"`
+	OccurredAt stamp.Time `dynamodbav:"occurred_at"`
+	Method     string     `dynamodbav:"method,omitempty"`
+	Route      string     `dynamodbav:"route,omitempty"`
+	Path       string     `dynamodbav:"path,omitempty"`
+	Status     int        `dynamodbav:"status,omitempty"`
+	Outcome    string     `dynamodbav:"outcome,omitempty"`
+	Reason     string     `dynamodbav:"reason,omitempty"`
+	SourceIP   string     `dynamodbav:"source_ip,omitempty"`
+	UserAgent  string     `dynamodbav:"user_agent,omitempty"`
+	LatencyMS  *int       `dynamodbav:"latency_ms,omitempty"`
 	// Sources are the logs merged into the record, sorted.
 	Sources []string `dynamodbav:"sources"`
 }
@@ -113,8 +113,8 @@ func (r Record) with(o Observation) Record {
 			*dst = v
 		}
 	}
-	if r.OccurredAt == "" {
-		r.OccurredAt = keystore.FormatTime(o.At)
+	if r.OccurredAt.IsZero() {
+		r.OccurredAt = stamp.Of(o.At)
 	}
 	set(&r.OrgID, o.OrgID, false)
 	set(&r.KeyID, o.KeyID, false)
@@ -199,7 +199,7 @@ func hourOf(at string) string {
 const HourLayout = "2006-01-02T15"
 
 // sk is the record's sort key: newest first when read backwards.
-func (r Record) sk() string { return r.OccurredAt + "#" + r.RequestID }
+func (r Record) sk() string { return r.OccurredAt.String() + "#" + r.RequestID }
 
 // counterKey names one counter item.
 type counterKey struct{ PK, SK string }
@@ -209,10 +209,10 @@ type counterKey struct{ PK, SK string }
 // an allowed change (POST, PUT, PATCH, DELETE), in its route's.
 func (r Record) counts() map[counterKey]map[string]int {
 	out := map[counterKey]map[string]int{}
-	if r.KeyID == "" || r.OccurredAt == "" {
+	if r.KeyID == "" || r.OccurredAt.IsZero() {
 		return out
 	}
-	hour := hourOf(r.OccurredAt)
+	hour := hourOf(r.OccurredAt.String())
 	usage := map[string]int{"requests": 1}
 	if r.Outcome != "" {
 		usage[r.Outcome] = 1

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // A request's two lines merge into the same record in either order, and
@@ -49,7 +51,7 @@ func TestMergeIsOrderIndependentAndIdempotent(t *testing.T) {
 }
 
 func TestCounts(t *testing.T) {
-	r := Record{OrgID: "org_a", KeyID: testKey, RequestID: testRID, OccurredAt: "2026-11-25T10:59:59.999Z", Method: "POST",
+	r := Record{OrgID: "org_a", KeyID: testKey, RequestID: testRID, OccurredAt: mustStamp(t, "2026-11-25T10:59:59.999Z"), Method: "POST",
 		Route: "/v1/messages", Status: 502, Outcome: Allowed, SourceIP: "203.0.113.7"}
 	want := map[counterKey]map[string]int{
 		{"use#org_a#" + testKey, "2026-11-25T10"}:                  {"requests": 1, "allowed": 1, "s_5xx": 1},
@@ -66,4 +68,13 @@ func TestCounts(t *testing.T) {
 	if _, ok := r.counts()[counterKey{"wr#org_a#" + testKey, "2026-11-25T10#POST /v1/messages"}]; ok {
 		t.Fatal("a refused change counted as a change")
 	}
+}
+
+func mustStamp(t *testing.T, s string) stamp.Time {
+	t.Helper()
+	at, err := stamp.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 // Writer is what recording needs of DynamoDB.
@@ -237,7 +239,7 @@ func (r *Recorder) create(rv rendezvous, found bool, o Observation) (action, err
 	if found {
 		cond = expression.Name("v").Equal(expression.Value(rv.Version))
 	}
-	expires, err := r.expiry(rec.OccurredAt)
+	expires, err := r.expiry(rec.OccurredAt.String())
 	if err != nil {
 		return action{}, err
 	}
@@ -359,7 +361,7 @@ func (r *Recorder) expiry(at string) (int64, error) {
 }
 
 func (r *Recorder) putRecord(rec Record, version int, cond expression.ConditionBuilder) (types.TransactWriteItem, error) {
-	expires, err := r.expiry(rec.OccurredAt)
+	expires, err := r.expiry(rec.OccurredAt.String())
 	if err != nil {
 		return types.TransactWriteItem{}, err
 	}
@@ -382,7 +384,7 @@ func (r *Recorder) put(item any, cond expression.ConditionBuilder) (types.Transa
 
 // span is the first and last time of the requests a write adds to a
 // counter that keeps them.
-type span struct{ first, last string }
+type span struct{ first, last stamp.Time }
 
 // plan is one transaction: record and rendezvous writes (heads), then the
 // counters they move.
@@ -525,8 +527,9 @@ func (r *Recorder) counterUpdate(k counterKey, add map[string]int, s span, withS
 // time if s.last is later: idempotent, in any order.
 func (r *Recorder) widen(ctx context.Context, k counterKey, s span, st *Stats) error {
 	for _, w := range []struct {
-		name, value string
-		older       bool
+		name  string
+		value stamp.Time
+		older bool
 	}{{"first_seen", s.first, true}, {"last_seen", s.last, false}} {
 		n := expression.Name(w.name)
 		cond := n.LessThan(expression.Value(w.value))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,10 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/flowella/apikeys/local/dynamotest"
 	"github.com/flowella/apikeys/shared/activity"
-	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/stamp"
 )
 
 type fixture struct {
@@ -151,7 +153,7 @@ func (f *fixture) checkScenario(t *testing.T, org, key string, since time.Time) 
 	ips := map[string]int{}
 	for _, s := range e.SourceIPs {
 		ips[s.IP] = s.Requests
-		if s.FirstSeen == "" || s.LastSeen < s.FirstSeen {
+		if s.FirstSeen.IsZero() || s.LastSeen < s.FirstSeen {
 			t.Errorf("source %+v", s)
 		}
 	}
@@ -243,7 +245,7 @@ func TestFirstAndLastSeenUnderLateDelivery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, last := keystore.FormatTime(hour.Add(time.Minute)), keystore.FormatTime(hour.Add(50*time.Minute))
+	first, last := stamp.Of(hour.Add(time.Minute)), stamp.Of(hour.Add(50*time.Minute))
 	if len(e.SourceIPs) != 1 || e.SourceIPs[0].Requests != 4 || e.SourceIPs[0].FirstSeen != first || e.SourceIPs[0].LastSeen != last {
 		t.Fatalf("source addresses %+v, want 4 requests from %s to %s", e.SourceIPs, first, last)
 	}
@@ -310,5 +312,50 @@ func TestLinesThatNameNoKeyWriteNothing(t *testing.T) {
 	}
 	if items := f.snapshot(t); len(items) != 0 {
 		t.Fatalf("%d items written for lines that name no key: %v", len(items), items)
+	}
+}
+
+// Stored times are written in stamp's layout, and a counter whose time a
+// hand edit broke still counts its requests in the exposure report; only
+// that time is left out.
+func TestStoredTimesAndABrokenCounterTime(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	org, key := "org_a", "key_01KMZ0000000000000000000TM"
+	at := time.Now().UTC().Truncate(time.Hour).Add(7*time.Minute + 8*time.Second + 9*time.Millisecond)
+	f.apply(t, []activity.Observation{{Source: activity.FromAccessLog, RequestID: "tm-1", At: at, OrgID: org, KeyID: key,
+		Method: "GET", Route: "/v1/contacts", Path: "/v1/contacts", Status: 200, Outcome: activity.Allowed, SourceIP: "203.0.113.5"}})
+	recs, _, err := f.log.List(ctx, org, key, activity.Query{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].OccurredAt != stamp.Of(at) {
+		t.Fatalf("records %+v, want one at %s", recs, stamp.Of(at))
+	}
+	text := at.Format(stamp.Layout)
+	found := false
+	for _, line := range f.snapshot(t) {
+		found = found || strings.Contains(line, `"occurred_at":"`+text+`"`)
+	}
+	if !found {
+		t.Fatalf("no record stores occurred_at %q: %v", text, f.snapshot(t))
+	}
+	hour := at.Truncate(time.Hour)
+	_, err = f.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(f.table),
+		Key: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: "ip#" + org + "#" + key},
+			"sk": &types.AttributeValueMemberS{Value: hour.Format(activity.HourLayout) + "#203.0.113.5"}},
+		UpdateExpression:          aws.String("SET first_seen = :bad"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":bad": &types.AttributeValueMemberS{Value: "last tuesday"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := f.log.Exposure(ctx, org, key, hour, hour.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(e.SourceIPs) != 1 || e.SourceIPs[0].Requests != 1 || !e.SourceIPs[0].FirstSeen.IsZero() || e.SourceIPs[0].LastSeen != stamp.Of(at) {
+		t.Fatalf("source addresses %+v, want 1 request, first seen unset, last seen %s", e.SourceIPs, stamp.Of(at))
 	}
 }

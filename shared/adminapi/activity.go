@@ -65,7 +65,7 @@ func orNull(s string) *string {
 }
 
 func activityItemOf(r activity.Record) activityItem {
-	it := activityItem{Object: "key_activity", RequestID: r.RequestID, OccurredAt: r.OccurredAt, Method: r.Method,
+	it := activityItem{Object: "key_activity", RequestID: r.RequestID, OccurredAt: r.OccurredAt.String(), Method: r.Method,
 		Route: orNull(r.Route), Path: r.Path, Outcome: r.Outcome, Reason: orNull(r.Reason), SourceIP: orNull(r.SourceIP),
 		UserAgent: orNull(r.UserAgent), LatencyMS: r.LatencyMS}
 	if r.Status != 0 {
@@ -201,10 +201,10 @@ func (h *Handlers) KeyExposure() Proxy {
 			Totals: e.Totals, SourceIPs: make([]exposureIP, len(e.SourceIPs)), Changes: make([]exposureChange, len(e.Writes))}
 		for i, s := range e.SourceIPs {
 			out.SourceIPs[i] = exposureIP{IP: s.IP, Requests: s.Requests, Allowed: s.Allowed, Refused: s.Refused,
-				FirstSeen: s.FirstSeen, LastSeen: s.LastSeen}
+				FirstSeen: s.FirstSeen.String(), LastSeen: s.LastSeen.String()}
 		}
 		for i, w := range e.Writes {
-			out.Changes[i] = exposureChange{Method: w.Method, Route: w.Route, Requests: w.Requests, FirstSeen: w.FirstSeen, LastSeen: w.LastSeen}
+			out.Changes[i] = exposureChange{Method: w.Method, Route: w.Route, Requests: w.Requests, FirstSeen: w.FirstSeen.String(), LastSeen: w.LastSeen.String()}
 		}
 		return http.StatusOK, out, nil
 	})
