@@ -112,7 +112,10 @@ func newFixture(t testing.TB) *fixture {
 	now := time.Now()
 	f := &fixture{spy: spy, store: store, now: &now, logs: &syncbuf.Buffer{}}
 	a := authorizer.New(authorizer.Config{Keys: store, Orgs: store, Catalog: catalog, Sessions: sessions,
-		Env: apikey.EnvLive, Now: func() time.Time { return *f.now }, Log: slog.New(slog.NewJSONHandler(f.logs, nil))})
+		Env: apikey.EnvLive, Now: func() time.Time { return *f.now }, Log: slog.New(slog.NewJSONHandler(f.logs, nil)),
+		// Under a loaded test run a write can take longer than a request
+		// would wait in Lambda; these tests are about which writes happen.
+		TouchTimeout: time.Minute})
 	// Some tests invoke it from many goroutines, as Lambda never would one
 	// environment: localfn gives each its own.
 	f.auth, f.authz = localfn.New("AuthorizerFunction", a, 0), a

@@ -124,6 +124,7 @@ type Authorizer struct {
 	env      apikey.Env
 	log      *slog.Logger
 	now      func() time.Time
+	touchFor time.Duration
 }
 
 // Config holds an Authorizer's dependencies.
@@ -135,7 +136,14 @@ type Config struct {
 	Env      apikey.Env
 	Log      *slog.Logger
 	Now      func() time.Time // time.Now when nil
+	// TouchTimeout bounds the last-used write, which a request waits for
+	// but never fails by: DefaultTouchTimeout when zero.
+	TouchTimeout time.Duration
 }
+
+// DefaultTouchTimeout is how long a request waits at most for its key's
+// last-used write.
+const DefaultTouchTimeout = 500 * time.Millisecond
 
 // New builds an Authorizer.
 func New(c Config) *Authorizer {
@@ -145,8 +153,11 @@ func New(c Config) *Authorizer {
 	if c.Log == nil {
 		c.Log = slog.Default()
 	}
+	if c.TouchTimeout <= 0 {
+		c.TouchTimeout = DefaultTouchTimeout
+	}
 	return &Authorizer{keys: c.Keys, orgs: newOrgCache(c.Orgs, c.Now), catalog: c.Catalog,
-		sessions: c.Sessions, env: c.Env, log: c.Log, now: c.Now}
+		sessions: c.Sessions, env: c.Env, log: c.Log, now: c.Now, touchFor: c.TouchTimeout}
 }
 
 // BearerToken extracts the credential from an Authorization header value.
@@ -236,7 +247,7 @@ func (a *Authorizer) touch(ctx context.Context, k keystore.Key, now time.Time) {
 	if !k.LastUsedAt.IsZero() && k.LastUsedAt >= stamp.Of(now).Add(-keystore.LastUsedInterval) {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(ctx, a.touchFor)
 	defer cancel()
 	if _, err := a.keys.TouchLastUsed(ctx, k.Hash, now); err != nil {
 		a.log.WarnContext(ctx, "last-used update failed", "key_id", k.ID, "error", err.Error())
