@@ -97,7 +97,7 @@ func (h *Handlers) Roll() Proxy {
 		h.logger().InfoContext(ctx, "api key rolled", "request_id", change.Trace.RequestID, "org_id", k.OrgID,
 			"key_id", old.ID, "new_key_id", k.ID, "key_prefix", k.Prefix, "grace_seconds", int64(grace.Seconds()), "user_id", c.UserID)
 		return http.StatusCreated, rolledKey{
-			createdKey: createdKey{keyResource: resourceOf(k, now), Secret: secret.Secret()},
+			createdKey: createdKey{keyResource: h.withWarnings(ctx, c.OrgID, resourceOf(k, now)), Secret: secret.Secret()},
 			Replaced:   resourceOf(replaced, now),
 		}, nil
 	})

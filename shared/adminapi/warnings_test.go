@@ -87,3 +87,36 @@ func TestScopesOutsideThePlanAreWarnedOf(t *testing.T) {
 		}
 	}
 }
+
+// A roll's new key and a list's items say what a GET of the key says: the
+// scopes the organisation's plan does not grant.
+func TestRollAndListWarnOfScopesOutsideThePlan(t *testing.T) {
+	a := newAPI(t)
+	hobby := sessionOf("org_b", "u_b", "admin") // org_b is on hobby: no analytics:read
+	outside, _ := a.createKey(hobby, map[string]any{"label": "reports", "scopes": []string{"messages:send", "analytics:read"}})
+	inside, _ := a.createKey(hobby, map[string]any{"label": "sender", "scopes": []string{"messages:send"}})
+
+	r := a.do("GET", "/v1/api-keys", hobby, nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("list: %d %s", r.Status, r.Raw)
+	}
+	warned := map[string][]string{}
+	for _, it := range r.Body["items"].([]any) {
+		item := apiResponse{Body: it.(map[string]any), Raw: r.Raw}
+		if w := planWarning(t, item); w != nil {
+			warned[item.Body["id"].(string)] = scopesOf(w)
+		}
+	}
+	if len(warned) != 1 || !slices.Equal(warned[outside], []string{"analytics:read"}) || warned[inside] != nil {
+		t.Fatalf("list warnings %v, want only %s: [analytics:read]: %s", warned, outside, r.Raw)
+	}
+
+	r = a.do("POST", "/v1/api-keys/"+outside+"/roll", hobby, nil)
+	if w := planWarning(t, r); r.Status != http.StatusCreated || w == nil || !slices.Equal(scopesOf(w), []string{"analytics:read"}) {
+		t.Fatalf("roll: %d %s", r.Status, r.Raw)
+	}
+	r = a.do("POST", "/v1/api-keys/"+inside+"/roll", hobby, nil)
+	if r.Status != http.StatusCreated || planWarning(t, r) != nil {
+		t.Fatalf("roll of a key inside the plan: %d %s", r.Status, r.Raw)
+	}
+}
