@@ -87,11 +87,19 @@ func run(only, write string, samples, requests, rounds, starts int, cpuprofile s
 	}
 	if want["whoami"] {
 		fmt.Fprintln(os.Stderr, "bench: make run whoami against GetItem …")
-		f, err := whoamiBench(ctx, root, requests, rounds)
+		f, err := whoamiBench(ctx, root, requests, rounds, false)
 		if err != nil {
 			return fmt.Errorf("whoami: %w", err)
 		}
 		sections = append(sections, f.markdown())
+		// The same with key activity off: what recording costs this
+		// machine, and what is left without it.
+		fmt.Fprintln(os.Stderr, "bench: make run whoami against GetItem, key activity off …")
+		off, err := whoamiBench(ctx, root, requests, rounds, true)
+		if err != nil {
+			return fmt.Errorf("whoami, key activity off: %w", err)
+		}
+		sections = append(sections, off.markdown())
 	}
 	if want["binaries"] {
 		fmt.Fprintln(os.Stderr, "bench: bootstrap sizes and cold starts …")

@@ -83,6 +83,10 @@ func run(log *slog.Logger) error {
 	}
 	addr := "127.0.0.1:" + getenv("PORT", "3000")
 	dataDir := getenv("FLOWELLA_DATA_DIR", filepath.Join(root, ".local", "data"))
+	activityOff, err := keyActivityOff(os.Getenv)
+	if err != nil {
+		return err
+	}
 	// Claim the port first: a busy port is the most common start-up failure.
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -145,8 +149,9 @@ func run(log *slog.Logger) error {
 			// GitHub's secret scanning keys, or this stack's own test key (secretscan.go).
 			"SecretScanningKeysUrl": secretScanningKeysURL(addr, os.Getenv),
 		}),
-		AccessLog: accessLog,
-		Log:       log,
+		AccessLog:           accessLog,
+		Log:                 log,
+		LogSubscriptionsOff: activityOff,
 	})
 	if err != nil {
 		return err
@@ -188,6 +193,10 @@ func run(log *slog.Logger) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	banner(os.Stderr, addr, ddb.Endpoint, dataDir, getenv("KEY_ENVIRONMENT", "test"), time.Since(started))
+	if activityOff {
+		log.Warn("key activity is off (KEY_ACTIVITY=off): requests are not recorded, unlike in AWS; " +
+			"it is there to measure what recording costs (make bench)")
+	}
 
 	select {
 	case <-ctx.Done():
@@ -267,4 +276,19 @@ Try it:
 Access log lines (JSON) go to stdout. Ctrl-C stops everything.
 
 `, took.Seconds(), base, ddbEndpoint, dataDir, base, base, keyEnv)
+}
+
+// keyActivityOff reads KEY_ACTIVITY: "on" (the default) records every
+// request's key activity through the template's log subscriptions, as AWS
+// does; "off" leaves them out, so that make bench can show what recording
+// costs this machine. Anything else is refused rather than guessed.
+func keyActivityOff(getenv func(string) string) (bool, error) {
+	switch v := getenv("KEY_ACTIVITY"); v {
+	case "", "on":
+		return false, nil
+	case "off":
+		return true, nil
+	default:
+		return false, fmt.Errorf("KEY_ACTIVITY=%q: want on (the default) or off", v)
+	}
 }
