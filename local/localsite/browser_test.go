@@ -625,12 +625,32 @@ func TestBrowserEditRollDetailAndPaging(t *testing.T) {
 	// A plan without the audit log: explained, not an error.
 	b.do("wide", chromedp.EmulateViewport(1440, 900))
 	b.do("sign out", chromedp.Click(chromedp.ID("sign-out")))
+	// A key holding a scope the hobby plan does not grant: the list and the
+	// detail mark that scope, and only that one.
+	status, reports := site.call("POST", "/v1/api-keys", site.token("org_c", "u_hobby", "owner"),
+		map[string]any{"label": "reports", "scopes": []string{"messages:send", "analytics:read"}})
+	if status != http.StatusCreated {
+		t.Fatalf("create a key outside the plan: %d %v", status, reports)
+	}
+	reportsRow := fmt.Sprintf(`#keys-body tr[data-key-id="%s"]`, reports["id"])
 	b.signIn("org_c", "u_hobby", "owner")
+	b.do("hobby keys", chromedp.WaitVisible(chromedp.CSS(reportsRow)))
+	marked := fmt.Sprintf(`Array.from(document.querySelectorAll('%s [data-outside-plan]'), s => s.textContent).join(" ")`, "%s")
+	if got := eval[string](b, fmt.Sprintf(marked, reportsRow)); got != "analytics:read" {
+		t.Errorf("scopes marked outside the plan in the list: %q, want analytics:read", got)
+	}
+	b.do("its detail", chromedp.Navigate(site.url+"/settings/api-keys#"+reports["id"].(string)), chromedp.WaitVisible(chromedp.CSS("#detail-body dl")))
+	b.until("detail loaded", `document.getElementById("detail-title").textContent === "reports"`)
+	if got := eval[string](b, fmt.Sprintf(marked, "#detail-body")); got != "analytics:read" {
+		t.Errorf("scopes marked outside the plan in the detail: %q, want analytics:read", got)
+	}
+	b.screenshot("12-scope-outside-plan")
+	b.do("back to the list", chromedp.Click(chromedp.CSS("#view-detail .back-link")), chromedp.WaitVisible(chromedp.ID("keys-table")))
 	b.do("hobby audit", chromedp.Click(chromedp.ID("tab-audit")), chromedp.WaitVisible(chromedp.CSS(`#audit-body [data-feature="audit_log"]`)))
 	if eval[bool](b, `document.querySelector("#audit-body .notice-error") !== null`) {
 		t.Error("feature_not_enabled shown as an error")
 	}
-	b.screenshot("12-audit-not-in-plan")
+	b.screenshot("13-audit-not-in-plan")
 }
 
 // TestBrowserREADMEScreenshot draws a list with every kind of row, for the

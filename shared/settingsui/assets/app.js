@@ -451,9 +451,21 @@
     });
   }
 
-  function scopeSummary(scopes) {
-    if (isWholePlan(scopes)) return h('span', { class: 'scopes' }, 'Whole plan');
-    return h('span', { class: 'scopes' }, ...scopes.map((s) => h('code', { class: 'scope' }, s)));
+  // The key's scopes its organisation's plan does not grant, from the
+  // answer's scopes_not_in_plan warning: kept, but unusable until the plan
+  // grants them.
+  function outsidePlan(k) {
+    const w = (k.warnings || []).find((w) => w.code === 'scopes_not_in_plan');
+    return new Set(w ? w.scopes : []);
+  }
+
+  function scopeSummary(k) {
+    if (isWholePlan(k.scopes)) return h('span', { class: 'scopes' }, 'Whole plan');
+    const outside = outsidePlan(k);
+    return h('span', { class: 'scopes' }, ...k.scopes.map((s) => outside.has(s)
+      ? h('code', { class: 'scope scope-outside', 'data-outside-plan': true,
+        title: "Not in your organisation's plan: this key cannot use it until the plan grants it." }, s)
+      : h('code', { class: 'scope' }, s)));
   }
 
   function statusCell(k) {
@@ -491,7 +503,7 @@
     return h('tr', { class: inactive ? 'inactive' : null, 'data-key-id': k.id, 'data-status': k.status },
       h('td', { 'data-label': 'Label' }, h('a', { href: `#${k.id}`, class: 'key-label' }, k.label), ...flagBadges(k)),
       h('td', { 'data-label': 'Prefix' }, h('code', {}, `${k.prefix}…`)),
-      h('td', { 'data-label': 'Scopes' }, scopeSummary(k.scopes)),
+      h('td', { 'data-label': 'Scopes' }, scopeSummary(k)),
       h('td', { 'data-label': 'Created' }, time(k.created_at), h('span', { class: 'sub' }, `by ${k.created_by}`)),
       h('td', { 'data-label': 'Last used' }, k.last_used_at ? time(k.last_used_at, true) : h('span', { class: 'muted' }, 'Never')),
       h('td', { 'data-label': 'Status', class: 'status' }, statusCell(k)),
@@ -536,7 +548,9 @@
       row('Status', statusCell(k)),
       row('Prefix', h('code', {}, `${k.prefix}…`)),
       row('Id', h('code', {}, k.id)),
-      row('Scopes', scopeSummary(k.scopes)),
+      row('Scopes', scopeSummary(k), outsidePlan(k).size
+        ? h('span', { class: 'sub' }, "Crossed-out scopes are not in your organisation's plan: the key cannot use them until the plan grants them.")
+        : null),
       row('Created', time(k.created_at), ` by ${k.created_by}`),
       row('Last used', k.last_used_at ? time(k.last_used_at) : 'Never'),
       row('Expires', k.expires_at ? time(k.expires_at) : 'Never'),
