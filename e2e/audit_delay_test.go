@@ -293,7 +293,7 @@ func startStackTB(tb testing.TB, env []string, port int) string {
 	tb.Helper()
 	cmd := exec.Command("make", "-s", "run")
 	cmd.Dir = repoRootTB(tb)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(append(os.Environ(), "KEY_ACTIVITY=on"), env...)
 	out := &localstack.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = io.Discard, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

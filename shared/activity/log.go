@@ -87,14 +87,14 @@ func (l Log) List(ctx context.Context, orgID, keyID string, q Query) ([]Record, 
 	if err != nil {
 		return nil, "", fmt.Errorf("list activity: %w", err)
 	}
-	found, err := dynamo.QueryPage[storedRecord](ctx, l.DB, dynamodb.QueryInput{
+	found, err := dynamo.QueryPageWith(ctx, l.DB, dynamodb.QueryInput{
 		TableName:                 aws.String(l.Table),
 		KeyConditionExpression:    expr.KeyCondition(),
 		FilterExpression:          expr.Filter(),
 		ExpressionAttributeNames:  expr.Names(),
 		ExpressionAttributeValues: expr.Values(),
 		ScanIndexForward:          aws.Bool(false),
-	}, q.Limit+1)
+	}, q.Limit+1, decodeRecord)
 	if err != nil {
 		return nil, "", fmt.Errorf("list activity of %s: %w", keyID, err)
 	}
@@ -256,7 +256,7 @@ func (l Log) Exposure(ctx context.Context, orgID, keyID string, since, until tim
 		if attributevalue.UnmarshalMap(it, &c) != nil || c.Requests == 0 {
 			continue
 		}
-		first, last := seen(it)
+		first, last := seen(it, c.SK)
 		_, ip, _ := strings.Cut(c.SK, "#")
 		s := byIP[ip]
 		if s == nil {
@@ -290,7 +290,7 @@ func (l Log) Exposure(ctx context.Context, orgID, keyID string, since, until tim
 		if attributevalue.UnmarshalMap(it, &c) != nil || c.Requests == 0 {
 			continue
 		}
-		first, last := seen(it)
+		first, last := seen(it, c.SK)
 		_, route, _ := strings.Cut(c.SK, "#")
 		w := byRoute[route]
 		if w == nil {
@@ -321,18 +321,20 @@ func earliest(a, b stamp.Time) stamp.Time {
 	return a
 }
 
-// seen reads a counter's first and last times. A time that does not read
-// (a hand edit) is left unset rather than dropping the counter's requests
-// from the report: the counts still show, without that time.
-func seen(item map[string]types.AttributeValue) (first, last stamp.Time) {
-	read := func(name string) stamp.Time {
+// seen reads a counter's first and last times. A time that is missing or
+// does not read (a hand edit) is its hour's bound, from the sort key the
+// code wrote ("<hour>#…"): the first or the last millisecond of the hour,
+// so that the counter's requests still show, between times that hold them.
+func seen(item map[string]types.AttributeValue, sk string) (first, last stamp.Time) {
+	hour, _ := time.Parse(HourLayout, hourOf(sk))
+	read := func(name string, bound time.Time) stamp.Time {
 		var t stamp.Time
-		if av, ok := item[name]; ok && t.UnmarshalDynamoDBAttributeValue(av) != nil {
-			return 0
+		if av, ok := item[name]; !ok || t.UnmarshalDynamoDBAttributeValue(av) != nil || t.IsZero() {
+			return stamp.Of(bound)
 		}
 		return t
 	}
-	return read("first_seen"), read("last_seen")
+	return read("first_seen", hour), read("last_seen", hour.Add(time.Hour-time.Millisecond))
 }
 
 // counters reads every counter item of one kind whose hour is in

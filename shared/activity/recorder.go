@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -264,8 +266,8 @@ func (r *Recorder) mergeInto(ctx context.Context, rv rendezvous, o Observation, 
 	if out.Item == nil {
 		return action{kind: unchanged}, nil // past its retention: nothing left to complete
 	}
-	var cur storedRecord
-	if err := attributevalue.UnmarshalMap(out.Item, &cur); err != nil {
+	cur, err := decodeRecord(out.Item)
+	if err != nil {
 		return action{}, fmt.Errorf("read record of request %s: %w", o.RequestID, err)
 	}
 	next := cur.Record.with(o)
@@ -632,4 +634,32 @@ func retryable(err error) bool {
 		}
 	}
 	return false
+}
+
+// decodeRecord reads a stored record. Its occurred_at, when a hand edit
+// broke it, is read from its sort key ("<occurred_at>#<request id>", which
+// the code wrote and no one edits in place), so that one edited item can
+// neither fail a key's activity list nor stall the recording of its
+// request's other log line.
+func decodeRecord(item map[string]types.AttributeValue) (storedRecord, error) {
+	var rec storedRecord
+	err := attributevalue.UnmarshalMap(item, &rec)
+	if err == nil {
+		return rec, nil
+	}
+	sk, ok := item["sk"].(*types.AttributeValueMemberS)
+	if !ok {
+		return rec, err
+	}
+	at, _, _ := strings.Cut(sk.Value, "#")
+	if _, perr := stamp.Parse(at); perr != nil {
+		return rec, err
+	}
+	fixed := maps.Clone(item)
+	fixed["occurred_at"] = &types.AttributeValueMemberS{Value: at}
+	rec = storedRecord{}
+	if err := attributevalue.UnmarshalMap(fixed, &rec); err != nil {
+		return rec, err
+	}
+	return rec, nil
 }

@@ -316,8 +316,8 @@ func TestLinesThatNameNoKeyWriteNothing(t *testing.T) {
 }
 
 // Stored times are written in stamp's layout, and a counter whose time a
-// hand edit broke still counts its requests in the exposure report; only
-// that time is left out.
+// hand edit broke still counts its requests in the exposure report, that
+// time read as its hour's bound.
 func TestStoredTimesAndABrokenCounterTime(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -333,12 +333,14 @@ func TestStoredTimesAndABrokenCounterTime(t *testing.T) {
 		t.Fatalf("records %+v, want one at %s", recs, stamp.Of(at))
 	}
 	text := at.Format(stamp.Layout)
-	found := false
-	for _, line := range f.snapshot(t) {
-		found = found || strings.Contains(line, `"occurred_at":"`+text+`"`)
-	}
-	if !found {
-		t.Fatalf("no record stores occurred_at %q: %v", text, f.snapshot(t))
+	for _, attr := range []string{"occurred_at", "first_seen", "last_seen"} {
+		found := false
+		for _, line := range f.snapshot(t) {
+			found = found || strings.Contains(line, `"`+attr+`":"`+text+`"`)
+		}
+		if !found {
+			t.Fatalf("no item stores %s %q: %v", attr, text, f.snapshot(t))
+		}
 	}
 	hour := at.Truncate(time.Hour)
 	_, err = f.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(f.table),
@@ -355,7 +357,43 @@ func TestStoredTimesAndABrokenCounterTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(e.SourceIPs) != 1 || e.SourceIPs[0].Requests != 1 || !e.SourceIPs[0].FirstSeen.IsZero() || e.SourceIPs[0].LastSeen != stamp.Of(at) {
-		t.Fatalf("source addresses %+v, want 1 request, first seen unset, last seen %s", e.SourceIPs, stamp.Of(at))
+	if len(e.SourceIPs) != 1 || e.SourceIPs[0].Requests != 1 || e.SourceIPs[0].FirstSeen != stamp.Of(hour) || e.SourceIPs[0].LastSeen != stamp.Of(at) {
+		t.Fatalf("source addresses %+v, want 1 request, first seen %s (the hour), last seen %s", e.SourceIPs, stamp.Of(hour), stamp.Of(at))
+	}
+}
+
+// A record whose occurred_at a hand edit broke is read with the time of its
+// sort key: the key's activity still lists, and the other line of its
+// request is still merged into it.
+func TestABrokenRecordTimeIsReadFromItsSortKey(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	org, key := "org_a", "key_01KMZ0000000000000000000BR"
+	at := time.Now().UTC().Truncate(time.Second).Add(-time.Minute)
+	decision := activity.Observation{Source: activity.FromAuthorizer, RequestID: "br-403", At: at, OrgID: org, KeyID: key,
+		Method: "POST", Route: "/v1/messages", Path: "/v1/messages", Status: 403, Outcome: activity.Refused, Reason: "scope_missing"}
+	f.apply(t, []activity.Observation{decision})
+	_, err := f.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(f.table),
+		Key: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: "act#" + org + "#" + key},
+			"sk": &types.AttributeValueMemberS{Value: at.Format(stamp.Layout) + "#br-403"}},
+		UpdateExpression:          aws.String("SET occurred_at = :bad"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":bad": &types.AttributeValueMemberS{Value: "30/11/2026 10:00"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	latency := 12
+	access := activity.Observation{Source: activity.FromAccessLog, RequestID: "br-403", At: at, OrgID: org, KeyID: key,
+		Method: "POST", Route: "/v1/messages", Path: "/v1/messages", Status: 403, Outcome: activity.Refused, LatencyMS: &latency}
+	if st := f.apply(t, []activity.Observation{access}); st.Merged != 1 {
+		t.Fatalf("the access-log line was not merged: %+v", st)
+	}
+	recs, _, err := f.log.List(ctx, org, key, activity.Query{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || recs[0].OccurredAt != stamp.Of(at) || recs[0].LatencyMS == nil || *recs[0].LatencyMS != 12 || recs[0].Reason != "scope_missing" {
+		t.Fatalf("records %+v, want the 403 at %s, merged from both lines", recs, stamp.Of(at))
 	}
 }

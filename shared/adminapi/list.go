@@ -45,9 +45,12 @@ func (h *Handlers) List() Proxy {
 		// Each key's scopes its organisation's plan does not grant, as a GET
 		// of it says: one read of the organisation for the page. When it
 		// cannot be read the items go out without them, as a GET's would.
-		org, orgErr := h.Store.GetOrg(ctx, c.OrgID)
-		if orgErr != nil && len(keys) > 0 {
-			h.logger().WarnContext(ctx, "key warnings left out", "org_id", c.OrgID, "error", orgErr.Error())
+		var org keystore.Org
+		var orgErr error
+		if len(keys) > 0 {
+			if org, orgErr = h.Store.GetOrg(ctx, c.OrgID); orgErr != nil {
+				h.logger().WarnContext(ctx, "key warnings left out", "org_id", c.OrgID, "error", orgErr.Error())
+			}
 		}
 		for i, k := range keys {
 			out.Items[i] = resourceOf(k, opts.Now)

@@ -33,8 +33,9 @@ type keyResource struct {
 	ExposureURL *string    `json:"exposure_url"`
 	// Flags point out hygiene problems of an active key (see hygieneFlags).
 	Flags []string `json:"flags"`
-	// Warnings, on a create, a PATCH and a GET of one key: its scopes the
-	// organisation's plan does not grant (warnings.go).
+	// Warnings, on a create, a PATCH, a GET and a roll of one key and on
+	// each key of a list: its scopes the organisation's plan does not grant
+	// (warnings.go). Left out when the organisation could not be read.
 	Warnings *[]warning `json:"warnings,omitempty"`
 
 	etag string // sent as the ETag header where the response is this key

@@ -37,6 +37,10 @@ type memKeys struct {
 	touches   int
 	failRead  error
 	failTouch error
+	// hangTouch makes TouchLastUsed wait for its context to end (a write
+	// that never answers), and keep why it ended in touchEnded.
+	hangTouch  bool
+	touchEnded error
 }
 
 func (m *memKeys) LookupByHash(_ context.Context, hash string) (keystore.Key, error) {
@@ -53,7 +57,18 @@ func (m *memKeys) LookupByHash(_ context.Context, hash string) (keystore.Key, er
 	return k, nil
 }
 
-func (m *memKeys) TouchLastUsed(_ context.Context, hash string, now time.Time) (bool, error) {
+func (m *memKeys) TouchLastUsed(ctx context.Context, hash string, now time.Time) (bool, error) {
+	m.mu.Lock()
+	hang := m.hangTouch
+	m.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+		m.mu.Lock()
+		m.touches++
+		m.touchEnded = ctx.Err()
+		m.mu.Unlock()
+		return false, ctx.Err()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.touches++
@@ -111,6 +126,13 @@ type decideFixture struct {
 
 func newDecideFixture(t testing.TB) *decideFixture {
 	t.Helper()
+	return newDecideFixtureWith(t, authorizer.Config{})
+}
+
+// newDecideFixtureWith is newDecideFixture with the Config fields the
+// fixture does not set (TouchTimeout) taken from c.
+func newDecideFixtureWith(t testing.TB, c authorizer.Config) *decideFixture {
+	t.Helper()
 	catalog, err := authz.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -129,8 +151,9 @@ func newDecideFixture(t testing.TB) *decideFixture {
 		logs:    &syncbuf.Buffer{},
 		now:     time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC),
 	}
-	f.auth = authorizer.New(authorizer.Config{Keys: f.keys, Orgs: f.orgs, Catalog: catalog, Sessions: sessions,
-		Env: apikey.EnvLive, Now: func() time.Time { return f.now }, Log: slog.New(slog.NewJSONHandler(f.logs, nil))})
+	c.Keys, c.Orgs, c.Catalog, c.Sessions, c.Env = f.keys, f.orgs, catalog, sessions, apikey.EnvLive
+	c.Now, c.Log = func() time.Time { return f.now }, slog.New(slog.NewJSONHandler(f.logs, nil))
+	f.auth = authorizer.New(c)
 	return f
 }
 
@@ -600,5 +623,33 @@ func TestBearerToken(t *testing.T) {
 		if got := authorizer.BearerToken(tt.header); got != tt.want {
 			t.Errorf("BearerToken(%q) = %q, want %q", tt.header, got, tt.want)
 		}
+	}
+}
+
+// A last-used write that never answers holds the request only as long as
+// TouchTimeout, and the request is still allowed.
+func TestDecideGivesUpAHangingLastUsedWrite(t *testing.T) {
+	f := newDecideFixtureWith(t, authorizer.Config{TouchTimeout: 20 * time.Millisecond})
+	secret, _ := f.add(t, "org_hobby", []string{"messages:send"}, nil)
+	f.keys.hangTouch = true
+	done := make(chan verdict, 1)
+	go func() { done <- verdictOf(f.auth.Decide(context.Background(), req(secret.Secret(), "GET", "/v1/whoami", nil))) }()
+	var got verdict
+	select {
+	case got = <-done:
+	case <-time.After(time.Minute): // a liveness guard, not a measurement
+		t.Fatal("the decision waited for the hanging write")
+	}
+	if got.Outcome != "allow" {
+		t.Fatalf("decision %+v, want allow", got)
+	}
+	f.keys.mu.Lock()
+	ended := f.keys.touchEnded
+	f.keys.mu.Unlock()
+	if !errors.Is(ended, context.DeadlineExceeded) {
+		t.Fatalf("the write ended with %v, want its deadline", ended)
+	}
+	if !strings.Contains(f.logs.String(), "last-used update failed") {
+		t.Fatalf("no warning logged: %s", f.logs.String())
 	}
 }
