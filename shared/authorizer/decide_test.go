@@ -633,7 +633,9 @@ func TestDecideGivesUpAHangingLastUsedWrite(t *testing.T) {
 	secret, _ := f.add(t, "org_hobby", []string{"messages:send"}, nil)
 	f.keys.hangTouch = true
 	done := make(chan verdict, 1)
-	go func() { done <- verdictOf(f.auth.Decide(context.Background(), req(secret.Secret(), "GET", "/v1/whoami", nil))) }()
+	go func() {
+		done <- verdictOf(f.auth.Decide(context.Background(), req(secret.Secret(), "GET", "/v1/whoami", nil)))
+	}()
 	var got verdict
 	select {
 	case got = <-done:
