@@ -310,6 +310,42 @@ def check_stages(cfn, out):
     if not any(s.get("ResourcePath") == "/*" and s.get("HttpMethod") == "*" and "ThrottlingRateLimit" in s
                and "ThrottlingBurstLimit" in s for s in settings):
         raise Failed("the stage has no default throttling (MethodSettings for /* and *)")
+    # An access log needs API Gateway's account-level CloudWatch Logs role:
+    # where the account has none, creating the stage fails. The stack sets
+    # it (AWS::ApiGateway::Account), and the stage is made after it.
+    if "AccessLogSetting" in stage["Properties"]:
+        accounts = [k for k, v in cfn["Resources"].items() if v["Type"] == "AWS::ApiGateway::Account"
+                    and v.get("Properties", {}).get("CloudWatchRoleArn")]
+        if len(accounts) != 1:
+            raise Failed("the stage has an access log, but no AWS::ApiGateway::Account sets the account's CloudWatch Logs role")
+        if not depends_on(cfn, stage, accounts[0]):
+            raise Failed(f"the stage with an access log does not wait for {accounts[0]} (the account's CloudWatch Logs role)")
+        out.append(f"access log: the account's CloudWatch Logs role set by {accounts[0]}, before the stage")
+
+
+def depends_on(cfn, resource, target, seen=None):
+    """Whether resource waits for target: through DependsOn, Ref or GetAtt, transitively."""
+    seen = set() if seen is None else seen
+    refs = set(as_list(resource.get("DependsOn", [])))
+
+    def walk(v):
+        if isinstance(v, dict):
+            if "Ref" in v and isinstance(v["Ref"], str):
+                refs.add(v["Ref"])
+            if "Fn::GetAtt" in v:
+                att = v["Fn::GetAtt"]
+                refs.add(att[0] if isinstance(att, list) else att.split(".")[0])
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+    walk(resource.get("Properties", {}))
+    for r in refs - seen:
+        seen.add(r)
+        if r == target or (r in cfn["Resources"] and depends_on(cfn, cfn["Resources"][r], target, seen)):
+            return True
+    return False
 
 
 def public_routes(template):
