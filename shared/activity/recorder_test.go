@@ -46,6 +46,23 @@ func (f *fixture) apply(t *testing.T, batch []activity.Observation) activity.Sta
 	return st
 }
 
+// handEdit sets one attribute of an existing item to a string, as an edit
+// in the console might.
+func (f *fixture) handEdit(t *testing.T, pk, sk, attr, value string) {
+	t.Helper()
+	_, err := f.db.UpdateItem(context.Background(), &dynamodb.UpdateItemInput{TableName: aws.String(f.table),
+		Key: map[string]types.AttributeValue{
+			"pk": &types.AttributeValueMemberS{Value: pk},
+			"sk": &types.AttributeValueMemberS{Value: sk}},
+		UpdateExpression:          aws.String("SET #a = :v"),
+		ConditionExpression:       aws.String("attribute_exists(pk)"),
+		ExpressionAttributeNames:  map[string]string{"#a": attr},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": &types.AttributeValueMemberS{Value: value}}})
+	if err != nil {
+		t.Fatalf("edit %s of %s %s: %v", attr, pk, sk, err)
+	}
+}
+
 // snapshot is every item of the activity table, as sorted JSON lines.
 func (f *fixture) snapshot(t *testing.T) []string {
 	t.Helper()
@@ -343,16 +360,7 @@ func TestStoredTimesAndABrokenCounterTime(t *testing.T) {
 		}
 	}
 	hour := at.Truncate(time.Hour)
-	_, err = f.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(f.table),
-		Key: map[string]types.AttributeValue{
-			"pk": &types.AttributeValueMemberS{Value: "ip#" + org + "#" + key},
-			"sk": &types.AttributeValueMemberS{Value: hour.Format(activity.HourLayout) + "#203.0.113.5"}},
-		UpdateExpression:          aws.String("SET first_seen = :bad"),
-		ConditionExpression:       aws.String("attribute_exists(pk)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":bad": &types.AttributeValueMemberS{Value: "last tuesday"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f.handEdit(t, "ip#"+org+"#"+key, hour.Format(activity.HourLayout)+"#203.0.113.5", "first_seen", "last tuesday")
 	e, err := f.log.Exposure(ctx, org, key, hour, hour.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -373,16 +381,7 @@ func TestABrokenRecordTimeIsReadFromItsSortKey(t *testing.T) {
 	decision := activity.Observation{Source: activity.FromAuthorizer, RequestID: "br-403", At: at, OrgID: org, KeyID: key,
 		Method: "POST", Route: "/v1/messages", Path: "/v1/messages", Status: 403, Outcome: activity.Refused, Reason: "scope_missing"}
 	f.apply(t, []activity.Observation{decision})
-	_, err := f.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(f.table),
-		Key: map[string]types.AttributeValue{
-			"pk": &types.AttributeValueMemberS{Value: "act#" + org + "#" + key},
-			"sk": &types.AttributeValueMemberS{Value: at.Format(stamp.Layout) + "#br-403"}},
-		UpdateExpression:          aws.String("SET occurred_at = :bad"),
-		ConditionExpression:       aws.String("attribute_exists(pk)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":bad": &types.AttributeValueMemberS{Value: "30/11/2026 10:00"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f.handEdit(t, "act#"+org+"#"+key, at.Format(stamp.Layout)+"#br-403", "occurred_at", "30/11/2026 10:00")
 	latency := 12
 	access := activity.Observation{Source: activity.FromAccessLog, RequestID: "br-403", At: at, OrgID: org, KeyID: key,
 		Method: "POST", Route: "/v1/messages", Path: "/v1/messages", Status: 403, Outcome: activity.Refused, LatencyMS: &latency}
