@@ -152,6 +152,9 @@ type action struct {
 	rec    Record // the record as written, for first and last times
 	add    map[counterKey]map[string]int
 	failed []bool // which heads' conditions failed
+	// alone: the record is written without the rendezvous, which another
+	// key's request holds (see prepare); its one head is the record.
+	alone bool
 }
 
 const (
@@ -201,6 +204,10 @@ func (r *Recorder) mergeAll(ctx context.Context, obs []Observation, st *Stats) e
 			return err
 		}
 		for _, a := range failed {
+			if a.alone {
+				st.Unchanged++ // its record is there: delivered before
+				continue
+			}
 			if a.kind == created && a.failed[0] && !a.failed[1] {
 				// Its record is there, but its rendezvous has gone (past
 				// its TTL): merge into the record itself.
@@ -223,10 +230,29 @@ func (r *Recorder) prepare(ctx context.Context, o Observation, orphan rendezvous
 	if rv.RecordPK == "" && orphan.RecordPK != "" {
 		rv = orphan
 	}
+	if rv.RecordPK != "" && rv.RecordPK != partition(recordPrefix, o.OrgID, o.KeyID) {
+		// Another key's request under the same id. API Gateway's own
+		// (extended) ids never collide, but a line without one falls back
+		// to the request id, which a client may choose (X-Amzn-RequestId):
+		// never merge across keys. The line is its own key's request.
+		return r.alone(o)
+	}
 	if rv.RecordPK != "" {
 		return r.mergeInto(ctx, rv, o, st)
 	}
 	return r.create(rv, found, o)
+}
+
+// alone writes o's record without pointing the rendezvous at it: the
+// rendezvous is another key's. A redelivery finds the record there and
+// changes nothing.
+func (r *Recorder) alone(o Observation) (action, error) {
+	rec := Record{}.with(o)
+	put, err := r.putRecord(rec, 1, expression.AttributeNotExists(expression.Name("pk")))
+	if err != nil {
+		return action{}, err
+	}
+	return action{obs: o, kind: created, heads: []types.TransactWriteItem{put}, rec: rec, add: rec.counts(), alone: true}, nil
 }
 
 // create writes the request's record from o, and points the rendezvous at

@@ -396,3 +396,39 @@ func TestABrokenRecordTimeIsReadFromItsSortKey(t *testing.T) {
 		t.Fatalf("records %+v, want the 403 at %s, merged from both lines", recs, stamp.Of(at))
 	}
 }
+
+// A line whose request id another key's request already holds (a client
+// may choose $context.requestId, the fallback when a line has no extended
+// id) is recorded as its own key's request and never merged into the
+// other's record; delivered again, it changes nothing.
+func TestARequestIDOfAnotherKeyIsNeverMergedAcrossKeys(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	keyA, keyB := "key_01KMZ0000000000000000000AA", "key_01KMZ0000000000000000000BB"
+	at := time.Now().UTC().Truncate(time.Second).Add(-time.Minute)
+	refused := func(org, key, reason string, at time.Time) activity.Observation {
+		return activity.Observation{Source: activity.FromAuthorizer, RequestID: "same-id", At: at, OrgID: org, KeyID: key,
+			Method: "POST", Route: "/v1/messages", Path: "/v1/messages", Status: 403, Outcome: activity.Refused, Reason: reason}
+	}
+	f.apply(t, []activity.Observation{refused("org_a", keyA, "scope_missing", at)})
+	other := refused("org_b", keyB, "ip_not_allowed", at.Add(time.Second))
+	for range 2 {
+		f.apply(t, []activity.Observation{other})
+	}
+	for _, c := range []struct{ org, key, reason string }{{"org_a", keyA, "scope_missing"}, {"org_b", keyB, "ip_not_allowed"}} {
+		recs, _, err := f.log.List(ctx, c.org, c.key, activity.Query{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != 1 || recs[0].OrgID != c.org || recs[0].Reason != c.reason {
+			t.Fatalf("%s's records %+v, want one of its own, refused for %s", c.key, recs, c.reason)
+		}
+		u, err := f.log.Usage(ctx, c.org, c.key, at.Truncate(time.Hour), at.Truncate(time.Hour).Add(2*time.Hour), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Totals.Requests != 1 || u.Totals.RefusedByReason[c.reason] != 1 {
+			t.Fatalf("%s's usage %+v, want one request refused for %s", c.key, u.Totals, c.reason)
+		}
+	}
+}
