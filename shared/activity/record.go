@@ -181,7 +181,7 @@ const (
 	usagePrefix      = "use#" // use#<org>#<key>, sk <hour>
 	sourceIPPrefix   = "ip#"  // ip#<org>#<key>,  sk <hour>#<ip>
 	writesPrefix     = "wr#"  // wr#<org>#<key>,  sk <hour>#<method> <route>
-	rendezvousPrefix = "req#" // req#<request id>, sk "req"
+	rendezvousPrefix = "req#" // req#<org>#<key>#<request id>, sk "req"
 )
 
 func partition(prefix, orgID, keyID string) string { return prefix + orgID + "#" + keyID }

@@ -58,8 +58,9 @@ type Stats struct {
 	Reads        int // items read
 }
 
-// rendezvous is where a 403's two lines meet, by request id: a pointer to
-// its record, written with it. It lives as long as the record.
+// rendezvous is where a 403's two lines meet, by key and request id
+// (meeting): a pointer to its record, written with it. It lives as long as
+// the record.
 type rendezvous struct {
 	PK        string `dynamodbav:"pk"`
 	SK        string `dynamodbav:"sk"`
@@ -69,9 +70,17 @@ type rendezvous struct {
 	ExpiresAt int64  `dynamodbav:"expires_at"`
 }
 
-func rendezvousKey(requestID string) map[string]types.AttributeValue {
-	return itemKey(rendezvousPrefix+requestID, "req")
+func rendezvousKey(meeting string) map[string]types.AttributeValue {
+	return itemKey(rendezvousPrefix+meeting, "req")
 }
+
+// meeting is where o's request's two lines meet: its key's, by request id.
+// Both lines of a request name the same key (the authorizer's one
+// decision), and a line of another key never meets them, even under the
+// same id: API Gateway's own (extended) ids never collide, but a line
+// without one falls back to the request id, which a client may choose
+// (X-Amzn-RequestId).
+func meeting(o Observation) string { return o.OrgID + "#" + o.KeyID + "#" + o.RequestID }
 
 func itemKey(pk, sk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
@@ -104,10 +113,10 @@ func (r *Recorder) Apply(ctx context.Context, obs []Observation) (Stats, error) 
 		switch {
 		case !o.direct():
 			others = append(others, o)
-		case seen[o.RequestID]:
+		case seen[meeting(o)]:
 			st.Unchanged++
 		default:
-			seen[o.RequestID] = true
+			seen[meeting(o)] = true
 			direct = append(direct, Record{}.with(o))
 		}
 	}
@@ -152,9 +161,6 @@ type action struct {
 	rec    Record // the record as written, for first and last times
 	add    map[counterKey]map[string]int
 	failed []bool // which heads' conditions failed
-	// alone: the record is written without the rendezvous, which another
-	// key's request holds (see prepare); its one head is the record.
-	alone bool
 }
 
 const (
@@ -184,12 +190,12 @@ func (r *Recorder) mergeAll(ctx context.Context, obs []Observation, st *Stats) e
 		var later []Observation
 		busy := map[string]bool{}
 		for _, o := range obs {
-			if busy[o.RequestID] {
+			if busy[meeting(o)] {
 				later = append(later, o)
 				continue
 			}
-			busy[o.RequestID] = true
-			a, err := r.prepare(ctx, o, orphans[o.RequestID], st)
+			busy[meeting(o)] = true
+			a, err := r.prepare(ctx, o, orphans[meeting(o)], st)
 			if err != nil {
 				return err
 			}
@@ -204,14 +210,10 @@ func (r *Recorder) mergeAll(ctx context.Context, obs []Observation, st *Stats) e
 			return err
 		}
 		for _, a := range failed {
-			if a.alone {
-				st.Unchanged++ // its record is there: delivered before
-				continue
-			}
 			if a.kind == created && a.failed[0] && !a.failed[1] {
 				// Its record is there, but its rendezvous has gone (past
 				// its TTL): merge into the record itself.
-				orphans[a.obs.RequestID] = rendezvous{RecordPK: partition(recordPrefix, a.rec.OrgID, a.rec.KeyID), RecordSK: a.rec.sk()}
+				orphans[meeting(a.obs)] = rendezvous{RecordPK: partition(recordPrefix, a.rec.OrgID, a.rec.KeyID), RecordSK: a.rec.sk()}
 			}
 			later = append(later, a.obs)
 		}
@@ -223,36 +225,17 @@ func (r *Recorder) mergeAll(ctx context.Context, obs []Observation, st *Stats) e
 // prepare reads the request's rendezvous (and record) and works out what o
 // does.
 func (r *Recorder) prepare(ctx context.Context, o Observation, orphan rendezvous, st *Stats) (action, error) {
-	rv, found, err := r.rendezvous(ctx, o.RequestID, st)
+	rv, found, err := r.rendezvous(ctx, meeting(o), st)
 	if err != nil {
 		return action{}, err
 	}
 	if rv.RecordPK == "" && orphan.RecordPK != "" {
 		rv = orphan
 	}
-	if rv.RecordPK != "" && rv.RecordPK != partition(recordPrefix, o.OrgID, o.KeyID) {
-		// Another key's request under the same id. API Gateway's own
-		// (extended) ids never collide, but a line without one falls back
-		// to the request id, which a client may choose (X-Amzn-RequestId):
-		// never merge across keys. The line is its own key's request.
-		return r.alone(o)
-	}
 	if rv.RecordPK != "" {
 		return r.mergeInto(ctx, rv, o, st)
 	}
 	return r.create(rv, found, o)
-}
-
-// alone writes o's record without pointing the rendezvous at it: the
-// rendezvous is another key's. A redelivery finds the record there and
-// changes nothing.
-func (r *Recorder) alone(o Observation) (action, error) {
-	rec := Record{}.with(o)
-	put, err := r.putRecord(rec, 1, expression.AttributeNotExists(expression.Name("pk")))
-	if err != nil {
-		return action{}, err
-	}
-	return action{obs: o, kind: created, heads: []types.TransactWriteItem{put}, rec: rec, add: rec.counts(), alone: true}, nil
 }
 
 // create writes the request's record from o, and points the rendezvous at
@@ -271,7 +254,7 @@ func (r *Recorder) create(rv rendezvous, found bool, o Observation) (action, err
 	if err != nil {
 		return action{}, err
 	}
-	point, err := r.put(rendezvous{PK: rendezvousPrefix + o.RequestID, SK: "req", Version: rv.Version + 1,
+	point, err := r.put(rendezvous{PK: rendezvousPrefix + meeting(o), SK: "req", Version: rv.Version + 1,
 		RecordPK: partition(recordPrefix, rec.OrgID, rec.KeyID), RecordSK: rec.sk(),
 		ExpiresAt: expires}, cond)
 	if err != nil {
@@ -360,19 +343,19 @@ func (r *Recorder) commitAll(ctx context.Context, acts []action, st *Stats) (fai
 	return failed, nil
 }
 
-func (r *Recorder) rendezvous(ctx context.Context, requestID string, st *Stats) (rendezvous, bool, error) {
+func (r *Recorder) rendezvous(ctx context.Context, meeting string, st *Stats) (rendezvous, bool, error) {
 	out, err := r.DB.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(r.Table),
-		Key: rendezvousKey(requestID), ConsistentRead: aws.Bool(true)})
+		Key: rendezvousKey(meeting), ConsistentRead: aws.Bool(true)})
 	st.Reads++
 	if err != nil {
-		return rendezvous{}, false, fmt.Errorf("read rendezvous of request %s: %w", requestID, err)
+		return rendezvous{}, false, fmt.Errorf("read rendezvous %s: %w", meeting, err)
 	}
 	if out.Item == nil {
 		return rendezvous{}, false, nil
 	}
 	var rv rendezvous
 	if err := attributevalue.UnmarshalMap(out.Item, &rv); err != nil {
-		return rendezvous{}, false, fmt.Errorf("read rendezvous of request %s: %w", requestID, err)
+		return rendezvous{}, false, fmt.Errorf("read rendezvous %s: %w", meeting, err)
 	}
 	return rv, true, nil
 }

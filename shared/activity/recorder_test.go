@@ -397,31 +397,36 @@ func TestABrokenRecordTimeIsReadFromItsSortKey(t *testing.T) {
 	}
 }
 
-// A line whose request id another key's request already holds (a client
-// may choose $context.requestId, the fallback when a line has no extended
-// id) is recorded as its own key's request and never merged into the
-// other's record; delivered again, it changes nothing.
+// Two keys' 403s under one request id (a client may choose
+// $context.requestId, the fallback when a line has no extended id) stay
+// two requests: each key's two lines meet each other, never the other
+// key's, in any order and delivered twice.
 func TestARequestIDOfAnotherKeyIsNeverMergedAcrossKeys(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	keyA, keyB := "key_01KMZ0000000000000000000AA", "key_01KMZ0000000000000000000BB"
 	at := time.Now().UTC().Truncate(time.Second).Add(-time.Minute)
-	refused := func(org, key, reason string, at time.Time) activity.Observation {
-		return activity.Observation{Source: activity.FromAuthorizer, RequestID: "same-id", At: at, OrgID: org, KeyID: key,
+	latency := 9
+	lines := func(org, key, reason string, at time.Time) (decision, access activity.Observation) {
+		decision = activity.Observation{Source: activity.FromAuthorizer, RequestID: "same-id", At: at.Add(7 * time.Millisecond), OrgID: org, KeyID: key,
 			Method: "POST", Route: "/v1/messages", Path: "/v1/messages", Status: 403, Outcome: activity.Refused, Reason: reason}
+		access = activity.Observation{Source: activity.FromAccessLog, RequestID: "same-id", At: at, OrgID: org, KeyID: key,
+			Method: "POST", Route: "/v1/messages", Path: "/v1/messages", Status: 403, Outcome: activity.Refused, LatencyMS: &latency}
+		return decision, access
 	}
-	f.apply(t, []activity.Observation{refused("org_a", keyA, "scope_missing", at)})
-	other := refused("org_b", keyB, "ip_not_allowed", at.Add(time.Second))
-	for range 2 {
-		f.apply(t, []activity.Observation{other})
-	}
+	decisionA, accessA := lines("org_a", keyA, "scope_missing", at)
+	decisionB, accessB := lines("org_b", keyB, "ip_not_allowed", at.Add(time.Second))
+	f.apply(t, []activity.Observation{decisionA})
+	f.apply(t, []activity.Observation{accessB, decisionA})
+	f.apply(t, []activity.Observation{accessA, decisionB})
+	f.apply(t, []activity.Observation{decisionB, accessA, accessB})
 	for _, c := range []struct{ org, key, reason string }{{"org_a", keyA, "scope_missing"}, {"org_b", keyB, "ip_not_allowed"}} {
 		recs, _, err := f.log.List(ctx, c.org, c.key, activity.Query{Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(recs) != 1 || recs[0].OrgID != c.org || recs[0].Reason != c.reason {
-			t.Fatalf("%s's records %+v, want one of its own, refused for %s", c.key, recs, c.reason)
+		if len(recs) != 1 || recs[0].OrgID != c.org || recs[0].Reason != c.reason || recs[0].LatencyMS == nil || len(recs[0].Sources) != 2 {
+			t.Fatalf("%s's records %+v, want one of its own, merged from both lines, refused for %s", c.key, recs, c.reason)
 		}
 		u, err := f.log.Usage(ctx, c.org, c.key, at.Truncate(time.Hour), at.Truncate(time.Hour).Add(2*time.Hour), false)
 		if err != nil {
