@@ -335,6 +335,10 @@ def depends_on(cfn, resource, target, seen=None):
             if "Fn::GetAtt" in v:
                 att = v["Fn::GetAtt"]
                 refs.add(att[0] if isinstance(att, list) else att.split(".")[0])
+            if "Fn::Sub" in v:
+                text = v["Fn::Sub"][0] if isinstance(v["Fn::Sub"], list) else v["Fn::Sub"]
+                if isinstance(text, str):
+                    refs.update(m.split(".")[0] for m in re.findall(r"\$\{([A-Za-z0-9.]+)\}", text))
             for x in v.values():
                 walk(x)
         elif isinstance(v, list):

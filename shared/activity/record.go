@@ -105,7 +105,9 @@ func (r Record) has(s Source) bool { return slices.Contains(r.Sources, string(s)
 // with merges o into r. Each log is the authority on what it knows best:
 // the access log on the status, latency, user agent and the request's line;
 // the authorizer on whether and why it refused. The result is the same in
-// either order, and merging a line twice changes nothing.
+// either order but for its time, which is the first line's (the record's
+// sort key, fixed when it is first written; the two lines' times differ
+// by milliseconds), and merging a line twice changes nothing.
 func (r Record) with(o Observation) Record {
 	fromAccess, fromAuth := r.has(FromAccessLog), r.has(FromAuthorizer)
 	set := func(dst *string, v string, wins bool) {
