@@ -66,7 +66,11 @@ func (h *Handler) Handle(ctx context.Context, ev events.CloudwatchLogsEvent) err
 		}
 	}
 	st, err := h.Recorder.Apply(ctx, obs)
-	attrs := []any{"log_group", data.LogGroup, "events", len(data.LogEvents), "recorded_from", st.Observations,
+	// The subscription filters deliver only lines that name a key: one
+	// that could not be read is a request missing from the activity, said
+	// here in numbers (never the line: it may hold a caller's secret).
+	attrs := []any{"log_group", data.LogGroup, "events", len(data.LogEvents), "unreadable", len(data.LogEvents) - len(obs),
+		"recorded_from", st.Observations,
 		"created", st.Created, "merged", st.Merged, "unchanged", st.Unchanged,
 		"write_items", st.WriteItems, "reads", st.Reads}
 	if err != nil {

@@ -6,18 +6,21 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/flowella/apikeys/shared/keystore"
 	"github.com/flowella/apikeys/shared/principal"
+	"github.com/flowella/apikeys/shared/textclip"
 )
 
 // DecisionMessage is the message of the authorizer's line per decision
 // (shared/authorizer, decideAndLog).
 const DecisionMessage = "authorizer decision"
 
-// maxLine bounds the lines read; both kinds are far shorter.
-const maxLine = 16 << 10
+// maxLine bounds the lines read: CloudWatch Logs' largest event. Both
+// kinds are far shorter, but a caller chooses some of their values (its
+// user agent, its path, escaped twice their size), which Parse clips: a
+// line made long on purpose is still read.
+const maxLine = 256 << 10
 
 // Parse reads one log line of either kind — an access-log line in the
 // template's format (AccessLogSetting.Format: every value a string, "-"
@@ -67,7 +70,7 @@ func accessLine(str func(string) string, at time.Time) (Observation, bool) {
 	if n, err := strconv.Atoi(str("latency_ms")); err == nil && n >= 0 && n <= 1e7 {
 		o.LatencyMS = &n
 	}
-	o.UserAgent = clip(str("user_agent"), 512)
+	o.UserAgent = textclip.Clip(str("user_agent"), 512)
 	// API Gateway's own answer to the request, if it gave one:
 	// UNAUTHORIZED and ACCESS_DENIED are the authorizer's refusals. A 401
 	// or 403 the backend gave is an allowed request.
@@ -106,7 +109,7 @@ func decisionLine(str func(string) string, at time.Time) (Observation, bool) {
 	if r := str("reason_code"); validReason(r) {
 		o.Reason = r
 	}
-	o.UserAgent = clip(str("user_agent"), 512)
+	o.UserAgent = textclip.Clip(str("user_agent"), 512)
 	return o, o.identified()
 }
 
@@ -125,15 +128,15 @@ func fill(o *Observation, str func(string) string, routeField string) bool {
 	if m := str("method"); validMethod(m) {
 		o.Method = m
 	}
-	o.Route = clip(str(routeField), 512)
-	o.Path = clip(str("path"), 512)
+	o.Route = textclip.Clip(str(routeField), 512)
+	o.Path = textclip.Clip(str("path"), 512)
 	if ip, err := netip.ParseAddr(str("source_ip")); err == nil {
 		o.SourceIP = ip.Unmap().String()
 	}
 	// Both kinds name the key's fields as the authorizer context does.
 	if id, org := str(principal.FieldKeyID), str(principal.FieldOrgID); keystore.ValidID(id) && validOrgID(org) {
 		o.KeyID, o.OrgID = id, org
-		o.KeyPrefix = clip(str(principal.FieldKeyPrefix), 32)
+		o.KeyPrefix = textclip.Clip(str(principal.FieldKeyPrefix), 32)
 	}
 	return true
 }
@@ -147,15 +150,6 @@ func number(s string, lo, hi int) int {
 }
 
 // clip cuts s to at most n bytes, on a character boundary.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
 
 // validRequestID accepts API Gateway's request ids (UUIDs) and the like.
 func validRequestID(s string) bool { return len(s) <= 128 && allOf(s, "-_+/=") }

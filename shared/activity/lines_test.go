@@ -1,6 +1,7 @@
 package activity
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -69,6 +70,14 @@ func TestParse(t *testing.T) {
 			return o.Source == FromAccessLog && o.SourceIP == "203.0.113.7" && o.Status == 200 && o.Outcome == Allowed
 		}},
 		{"bad request id", `{"request_id":"a#b","status":"200","key_id":"` + testKey + `","org_id":"org_demo"}`, false, nil},
+		// A user agent of 8,300 quotes, escaped: the line is over 16 KiB
+		// (once the most read), and still read, its user agent clipped.
+		{"user agent made long on purpose", `{"path":"/v1/messages","user_agent":"` + strings.Repeat(`\"`, 8300) +
+			`","request_id":"` + testRID + `","time":"1795600800000","method":"POST","status":"200",` +
+			`"latency_ms":"5","source_ip":"203.0.113.7","principal_type":"api_key","org_id":"org_demo","key_id":"` + testKey +
+			`","key_prefix":"flwl_live_a1b2c3","user_id":"-","route":"/v1/messages","error_type":"-"}`, true, func(o Observation) bool {
+			return o.KeyID == testKey && o.Status == 200 && len(o.UserAgent) == 512
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

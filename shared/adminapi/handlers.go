@@ -22,6 +22,7 @@ import (
 	"github.com/flowella/apikeys/shared/keystore"
 	"github.com/flowella/apikeys/shared/principal"
 	"github.com/flowella/apikeys/shared/stamp"
+	"github.com/flowella/apikeys/shared/textclip"
 )
 
 // Store is what the admin handlers need of the key store.
@@ -209,21 +210,14 @@ func (h *Handlers) changeOf(op string, c httpapi.Caller, req events.APIGatewayPr
 		Actor: keystore.Actor{
 			UserID:    c.UserID,
 			IP:        req.RequestContext.Identity.SourceIP,
-			UserAgent: truncate(ua, 512),
+			UserAgent: textclip.Clip(ua, 512),
 		},
 		Trace: keystore.Trace{
 			RequestID:   req.RequestContext.RequestID,
-			XRayTraceID: truncate(httpapi.Header(req, "X-Amzn-Trace-Id"), 256),
-			TraceParent: truncate(httpapi.Header(req, "traceparent"), 256),
+			XRayTraceID: textclip.Clip(httpapi.Header(req, "X-Amzn-Trace-Id"), 256),
+			TraceParent: textclip.Clip(httpapi.Header(req, "traceparent"), 256),
 		},
 	}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }
 
 // New wires the handlers of every admin function from its start-up

@@ -20,6 +20,7 @@ import (
 	"github.com/flowella/apikeys/local/localfn"
 	"github.com/flowella/apikeys/local/localsession"
 	"github.com/flowella/apikeys/local/syncbuf"
+	"github.com/flowella/apikeys/shared/activity"
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/authorizer"
 	"github.com/flowella/apikeys/shared/authz"
@@ -540,5 +541,41 @@ func TestRefusalsOfAnIdentifiedKeyAreLogged(t *testing.T) {
 				t.Fatal("the secret was logged")
 			}
 		})
+	}
+}
+
+// A user agent of 8 KiB of quotes, escaped in the decision line, made the
+// line too long for key activity to read, so the request left no trace (a
+// 403's or a 401's decision line is where activity finds it). The line
+// keeps at most MaxLoggedText bytes of the user agent and the path.
+func TestDecisionLineStaysReadableWhateverTheUserAgent(t *testing.T) {
+	f := newFixture(t)
+	k := f.key(t, "messages:send")
+	stored, err := f.store.LookupByHash(context.Background(), k.Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev map[string]any
+	_ = json.Unmarshal(requestEvent("GET", "/v1/contacts", "Bearer "+k.Secret()), &ev)
+	ev["headers"].(map[string]any)["User-Agent"] = strings.Repeat(`"`, 8300)
+	raw, _ := json.Marshal(ev)
+	if got := f.invoke(t, raw); got.effect != "Deny" {
+		t.Fatalf("%+v, want a 403 (Deny)", got)
+	}
+	var line string
+	for l := range strings.Lines(f.logs.String()) {
+		if strings.Contains(l, `"msg":"authorizer decision"`) {
+			line = strings.TrimSpace(l)
+		}
+	}
+	var fields struct {
+		UserAgent string `json:"user_agent"`
+	}
+	if err := json.Unmarshal([]byte(line), &fields); err != nil || len(fields.UserAgent) != authorizer.MaxLoggedText {
+		t.Fatalf("decision line (%d bytes) keeps %d bytes of the user agent, want %d: %v", len(line), len(fields.UserAgent), authorizer.MaxLoggedText, err)
+	}
+	o, ok := activity.Parse(line, time.Now())
+	if !ok || o.KeyID != stored.ID || o.Status != 403 {
+		t.Fatalf("key activity cannot read the decision line (%d bytes): %+v, %v", len(line), o, ok)
 	}
 }

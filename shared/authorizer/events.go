@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/flowella/apikeys/shared/principal"
+	"github.com/flowella/apikeys/shared/textclip"
 )
 
 // ErrUnauthorized is the error text API Gateway turns into a 401.
@@ -118,6 +119,12 @@ func (a *Authorizer) Handle(ctx context.Context, ev Event) (Response, error) {
 	return Response{}, ErrUnauthorized
 }
 
+// MaxLoggedText bounds the caller's path and user agent in the decision
+// line, as key activity keeps them: a user agent of 8 KiB of quotes,
+// escaped, would otherwise make the line too long to be read, and the
+// request would leave no activity.
+const MaxLoggedText = 512
+
 func (a *Authorizer) decideAndLog(ctx context.Context, r Request, requestID, extendedRequestID string) (Decision, error) {
 	d, err := a.Decide(ctx, r)
 	if err != nil {
@@ -135,8 +142,8 @@ func (a *Authorizer) decideAndLog(ctx context.Context, r Request, requestID, ext
 	// array on the stack, cost no allocation each.
 	var buf [15]slog.Attr
 	attrs := append(buf[:0], slog.String("request_id", requestID), slog.String("extended_request_id", extendedRequestID),
-		slog.String("method", r.Method), slog.String("resource", r.Resource), slog.String("path", r.Path),
-		slog.String("source_ip", r.SourceIP), slog.String("user_agent", r.UserAgent),
+		slog.String("method", r.Method), slog.String("resource", r.Resource), slog.String("path", textclip.Clip(r.Path, MaxLoggedText)),
+		slog.String("source_ip", r.SourceIP), slog.String("user_agent", textclip.Clip(r.UserAgent, MaxLoggedText)),
 		slog.String("outcome", d.Outcome.String()), slog.String("reason_code", string(d.Code)), slog.String("reason", d.Reason))
 	if d.Key.Prefix != "" {
 		// Named as in the access log, so key activity reads both alike.

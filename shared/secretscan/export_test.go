@@ -16,6 +16,3 @@ func (p *PublicKeys) WithClient(c *http.Client) *PublicKeys {
 	p.client = c
 	return p
 }
-
-// Truncate is truncate, for its test.
-var Truncate = truncate

@@ -20,6 +20,7 @@ import (
 	"github.com/flowella/apikeys/shared/deployconfig"
 	"github.com/flowella/apikeys/shared/httpapi"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/textclip"
 )
 
 // Verifier checks a report's signature (PublicKeys does, against GitHub's keys).
@@ -85,7 +86,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 		h.logger().ErrorContext(ctx, "secret scanning report failed", "request_id", reqID, "error", err.Error())
 	} else {
 		h.logger().WarnContext(ctx, "secret scanning report refused", "request_id", reqID, "status", apiErr.Status,
-			"key_identifier", truncate(httpapi.Header(req, KeyIdentifierHeader), 128), "source_ip", req.RequestContext.Identity.SourceIP,
+			"key_identifier", textclip.Clip(httpapi.Header(req, KeyIdentifierHeader), 128), "source_ip", req.RequestContext.Identity.SourceIP,
 			"error", err.Error())
 	}
 	resp := httpapi.ErrorResponse(apiErr, reqID)

@@ -45,20 +45,3 @@ func TestParseReport(t *testing.T) {
 		})
 	}
 }
-
-func TestTruncateKeepsWholeCharacters(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		n    int
-		want string
-	}{
-		{"abc", 5, "abc"},
-		{"abcdef", 3, "abc"},
-		{"ab€", 4, "ab"}, // € is 3 bytes: not cut in half
-		{"ab€", 5, "ab€"},
-	} {
-		if got := secretscan.Truncate(tc.in, tc.n); got != tc.want {
-			t.Errorf("truncate(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
-		}
-	}
-}

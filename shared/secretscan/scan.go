@@ -8,10 +8,10 @@ import (
 	"slices"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/keystore"
+	"github.com/flowella/apikeys/shared/textclip"
 )
 
 // Keys is what the scanner needs of the key store: the authorizer's lookup
@@ -224,10 +224,10 @@ func (s *Scanner) change(m Match, req Request, now time.Time, of keystore.Key) k
 	return keystore.Change{
 		Op:             keystore.OpExpose,
 		At:             of.ChangeAt(now),
-		Actor:          keystore.Actor{UserID: Actor, IP: req.IP, UserAgent: truncate(req.UserAgent, 512)},
-		Trace:          keystore.Trace{RequestID: req.RequestID, XRayTraceID: truncate(req.XRayTraceID, 256), TraceParent: truncate(req.TraceParent, 256)},
-		ExposureURL:    truncate(m.URL, 2048),
-		ExposureSource: truncate(m.Source, 64),
+		Actor:          keystore.Actor{UserID: Actor, IP: req.IP, UserAgent: textclip.Clip(req.UserAgent, 512)},
+		Trace:          keystore.Trace{RequestID: req.RequestID, XRayTraceID: textclip.Clip(req.XRayTraceID, 256), TraceParent: textclip.Clip(req.TraceParent, 256)},
+		ExposureURL:    textclip.Clip(m.URL, 2048),
+		ExposureSource: textclip.Clip(m.Source, 64),
 	}
 }
 
@@ -278,16 +278,4 @@ func (s *Scanner) now() time.Time {
 		return s.Now()
 	}
 	return time.Now()
-}
-
-// truncate keeps at most n bytes of v, and never half a character:
-// DynamoDB refuses strings that are not UTF-8.
-func truncate(v string, n int) string {
-	if len(v) <= n {
-		return v
-	}
-	for n > 0 && !utf8.RuneStart(v[n]) {
-		n--
-	}
-	return v[:n]
 }
