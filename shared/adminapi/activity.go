@@ -286,13 +286,20 @@ func statusFilter(v string) (status, class int, err error) {
 	return n, 0, nil
 }
 
+// queryTime reads a time parameter (since, until) in UTC. RFC 3339 takes
+// any offset, so a valid time can be in year 0 or 10000 once in UTC, where
+// stored times (four-digit years) no longer sort with it: refused.
 func queryTime(name, v string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
 		return t, httpapi.Invalid(name+" must be an RFC 3339 time, such as 2026-11-25T10:00:00Z",
 			httpapi.Detail{Field: name, Issue: "invalid"})
 	}
-	return t.UTC(), nil
+	t = t.UTC()
+	if t.Year() < 1 || t.Year() > 9999 {
+		return t, httpapi.Invalid(name+" must be in years 0001 to 9999 (UTC)", httpapi.Detail{Field: name, Issue: "out_of_range"})
+	}
+	return t, nil
 }
 
 // window reads since and until and widens them to whole steps (hours or
@@ -321,6 +328,10 @@ func (h *Handlers) window(params map[string]string, step time.Duration) (time.Ti
 	since = since.Truncate(step)
 	if t := until.Truncate(step); t.Before(until) {
 		until = t.Add(step)
+	}
+	if until.Year() > 9999 {
+		return since, until, httpapi.Invalid("until must be before 9999-12-31 (UTC), whose last hours cannot be counted",
+			httpapi.Detail{Field: "until", Issue: "out_of_range"})
 	}
 	if until.Sub(since) > MaxActivityWindow {
 		return since, until, httpapi.Invalid("the window from since to until may be at most 400 days",

@@ -31,6 +31,11 @@ func TestKeyActivityRefusesBadQueries(t *testing.T) {
 		"activity?status=4x", "activity?status=600", "activity?outcome=maybe", "activity?limit=0", "activity?cursor=abc",
 		"activity?since=yesterday", "activity?since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z", "activity?key_id=" + id,
 		"usage?granularity=minute", "usage?since=2020-01-01T00:00:00Z&until=2026-01-01T00:00:00Z", "exposure?limit=5",
+		// Valid RFC 3339, but in year 10000 or 0 once in UTC, or rounded
+		// up into year 10000.
+		"usage?since=9999-12-31T12:00:00Z&until=9999-12-31T23:00:00-02:00", "exposure?since=9999-12-31T12:00:00Z&until=9999-12-31T23:00:00-02:00",
+		"usage?since=0000-01-01T00:30:00%2B01:00", "usage?granularity=hour&since=9999-12-31T20:00:00Z&until=9999-12-31T23:30:00Z",
+		"activity?since=9999-12-31T12:00:00Z&until=9999-12-31T23:00:00-02:00",
 	} {
 		if r := a.do("GET", "/v1/api-keys/"+id+"/"+q, admin, nil); r.Status != http.StatusBadRequest || r.code() != "validation_failed" {
 			t.Errorf("%s: %d %s", q, r.Status, r.Raw)

@@ -77,14 +77,6 @@ var auditParams = []string{"key_id", "type", "since", "until", "limit", "cursor"
 // httpapi.Query, in a fixed order so the same request gets the same error.
 func auditQuery(params map[string]string) (audit.Query, error) {
 	q := audit.Query{Limit: 50}
-	parseTime := func(name, v string) (time.Time, error) {
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			return t, httpapi.Invalid(name+" must be an RFC 3339 time, such as 2026-11-25T10:00:00Z",
-				httpapi.Detail{Field: name, Issue: "invalid"})
-		}
-		return t, nil
-	}
 	for _, name := range auditParams {
 		v, ok := params[name]
 		if !ok {
@@ -103,9 +95,9 @@ func auditQuery(params map[string]string) (audit.Query, error) {
 			}
 			q.Type = v
 		case "since":
-			q.Since, err = parseTime(name, v)
+			q.Since, err = queryTime(name, v)
 		case "until":
-			q.Until, err = parseTime(name, v)
+			q.Until, err = queryTime(name, v)
 		case "limit":
 			q.Limit, err = parseLimit(v)
 		case "cursor":

@@ -86,7 +86,9 @@ func TestAuditEventsStatuses(t *testing.T) {
 	}
 	// 400, before anything is read.
 	for _, q := range []string{"type=api_key.deleted", "key_id=nope", "since=yesterday", "limit=500", "cursor=xyz", "foo=1",
-		"since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z"} {
+		"since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z",
+		// Valid RFC 3339, but in year 10000 or 0 once in UTC.
+		"since=9999-12-31T12:00:00Z&until=9999-12-31T23:00:00-02:00", "until=0000-01-01T00:30:00%2B01:00"} {
 		if r := a.do("GET", "/v1/audit-events?"+q, admin, nil); r.Status != 400 || r.code() != "validation_failed" {
 			t.Fatalf("%s: %d %s", q, r.Status, r.Raw)
 		}

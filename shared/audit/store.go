@@ -178,6 +178,9 @@ func List(ctx context.Context, db dynamo.Querier, table, orgID string, q Query) 
 			upper = q.Before
 		}
 	}
+	if upper <= lower {
+		return nil, "", nil // an empty window: DynamoDB refuses BETWEEN with its bounds inverted
+	}
 	kc := expression.Key("org_id").Equal(expression.Value(orgID)).
 		And(expression.Key("sk").Between(expression.Value(lower), expression.Value(upper)))
 	b := expression.NewBuilder().WithKeyCondition(kc)
