@@ -82,7 +82,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 		return httpapi.JSON(http.StatusOK, feedback, reqID), nil
 	}
 	apiErr := toAPIError(err)
-	if apiErr.Status >= 500 {
+	if apiErr.Status >= 500 && !errors.Is(err, ErrKeyNotFetchedYet) { // anyone can send a made-up key identifier
 		h.logger().ErrorContext(ctx, "secret scanning report failed", "request_id", reqID, "error", err.Error())
 	} else {
 		h.logger().WarnContext(ctx, "secret scanning report refused", "request_id", reqID, "status", apiErr.Status,
@@ -92,7 +92,7 @@ func (h *Handler) Handle(ctx context.Context, req events.APIGatewayProxyRequest)
 	resp := httpapi.ErrorResponse(apiErr, reqID)
 	if apiErr.Status == http.StatusServiceUnavailable {
 		retry := "1" // the table's contention passes in a moment
-		if errors.Is(err, ErrKeysUnavailable) {
+		if errors.Is(err, ErrKeysUnavailable) || errors.Is(err, ErrKeyNotFetchedYet) {
 			retry = "60" // the next fetch of GitHub's keys is allowed in a minute
 		}
 		resp = httpapi.WithHeader(resp, "Retry-After", retry)
@@ -113,6 +113,9 @@ func toAPIError(err error) *httpapi.Error {
 	case errors.Is(err, ErrKeysUnavailable):
 		return &httpapi.Error{Status: http.StatusServiceUnavailable, Code: httpapi.CodeUnavailable,
 			Message: "GitHub's public keys could not be fetched, so the report cannot be verified; nothing was changed; send it again later"}
+	case errors.Is(err, ErrKeyNotFetchedYet):
+		return &httpapi.Error{Status: http.StatusServiceUnavailable, Code: httpapi.CodeUnavailable,
+			Message: "the report is signed with a key not among GitHub's keys fetched here; they are fetched again within a minute; nothing was changed; send it again then"}
 	case errors.Is(err, ErrMalformed):
 		return httpapi.Invalid(err.Error())
 	case keystore.Unavailable(err):

@@ -300,7 +300,8 @@ func TestFalsePositivesNeedNoStorage(t *testing.T) {
 }
 
 // Nothing about a report is trusted before its signature verifies: refused
-// reports answer 401 and make no DynamoDB call.
+// reports answer 401 (503 for a key identifier not among GitHub's keys
+// fetched within the minute: to be sent again) and make no DynamoDB call.
 func TestUnverifiedReportsChangeNothing(t *testing.T) {
 	f := newFixture(t)
 	secret, before := f.key("org_a")
@@ -327,8 +328,12 @@ func TestUnverifiedReportsChangeNothing(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			calls := f.db.calls.Load()
 			status, _, e := f.post(tc.req)
-			if status != 401 || e["error"].(map[string]any)["code"] != "unauthorized" || e["request_id"] != "req-gh-1" {
-				t.Fatalf("%d %v", status, e)
+			want, code := 401, "unauthorized"
+			if tc.name == "signature under an unknown key id" {
+				want, code = 503, "unavailable"
+			}
+			if status != want || e["error"].(map[string]any)["code"] != code || e["request_id"] != "req-gh-1" {
+				t.Fatalf("%d %v, want %d %s", status, e, want, code)
 			}
 			if n := f.db.calls.Load() - calls; n != 0 {
 				t.Fatalf("%d DynamoDB calls for an unverified report", n)

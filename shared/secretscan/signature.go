@@ -38,6 +38,11 @@ var (
 	// ErrKeysUnavailable: GitHub's keys could not be fetched and none are
 	// cached, so no report can be verified now (a retry may succeed).
 	ErrKeysUnavailable = errors.New("GitHub's public keys could not be fetched")
+	// ErrKeyNotFetchedYet: the report is signed with a key not among those
+	// held, and they could not be fetched again for it (one fetch a
+	// minute, or the fetch failed): GitHub may have published the key
+	// since, so the report is to be sent again later, not refused.
+	ErrKeyNotFetchedYet = errors.New("the report is signed with a key not among those fetched; GitHub's keys are fetched again within a minute")
 )
 
 // How GitHub's keys are fetched and kept.
@@ -144,6 +149,7 @@ func (p *PublicKeys) key(ctx context.Context, keyID string) (*ecdsa.PublicKey, e
 		p.tried = now
 	}
 	p.mu.Unlock()
+	fetched := false
 	if due {
 		keys, err := p.fetch(ctx)
 		if err != nil {
@@ -153,6 +159,7 @@ func (p *PublicKeys) key(ctx context.Context, keyID string) (*ecdsa.PublicKey, e
 			p.mu.Lock()
 			p.keys, p.fetched = keys, now
 			p.mu.Unlock()
+			fetched = true
 		}
 	}
 	p.mu.Lock()
@@ -160,8 +167,13 @@ func (p *PublicKeys) key(ctx context.Context, keyID string) (*ecdsa.PublicKey, e
 	if key, ok := p.keys[keyID]; ok {
 		return key, nil
 	}
-	if p.keys == nil {
+	switch {
+	case p.keys == nil:
 		return nil, ErrKeysUnavailable
+	case !fetched:
+		// Only a fetch made for this report says GitHub does not publish
+		// the key: a key GitHub rotated in since must not be refused.
+		return nil, ErrKeyNotFetchedYet
 	}
 	return nil, ErrUnknownKey
 }
