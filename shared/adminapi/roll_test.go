@@ -111,3 +111,28 @@ func TestRollDuringGraceIsConflict(t *testing.T) {
 		t.Fatalf("roll after the successor was revoked: %d %s", r.Status, r.Raw)
 	}
 }
+
+// A successor rolled in its turn (revoked at once) leaves a live
+// descendant: the key it replaced, still in its grace period, is not
+// rolled again, which would leave two live descendants, one unlinked.
+func TestRollWithALiveDescendantIsConflict(t *testing.T) {
+	a := newAPI(t)
+	admin := sessionOf("org_a", "u_a", "admin")
+	id, _ := a.createKey(admin, map[string]any{"label": "chain"})
+	first := a.do("POST", "/v1/api-keys/"+id+"/roll", admin, map[string]any{"grace_period_seconds": 3600})
+	if first.Status != 201 {
+		t.Fatalf("first roll: %d %s", first.Status, first.Raw)
+	}
+	second := a.do("POST", "/v1/api-keys/"+first.Body["id"].(string)+"/roll", admin, nil)
+	if second.Status != 201 {
+		t.Fatalf("roll of the successor: %d %s", second.Status, second.Raw)
+	}
+	live := second.Body["id"].(string)
+	r := a.do("POST", "/v1/api-keys/"+id+"/roll", admin, nil)
+	if r.Status != 409 || r.code() != "conflict" || !strings.Contains(r.Raw, live) {
+		t.Fatalf("roll of a key with a live descendant: %d %s", r.Status, r.Raw)
+	}
+	if ids := a.keyIDs(admin); len(ids) != 3 {
+		t.Fatalf("%d keys, want the key, its revoked successor and the live one: %v", len(ids), ids)
+	}
+}

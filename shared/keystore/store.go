@@ -631,26 +631,37 @@ func (s *Store) roll(ctx context.Context, orgID string, old, next Key, grace tim
 // rollable refuses, before any write, to roll a key read as revoked,
 // expired, or already rolled to a successor that is still live: a second
 // successor would take over rolled_to and leave the first one active and
-// unlinked. A successor that is revoked or expired stays so (neither is ever
-// undone), so the version check on old is all the write needs.
+// unlinked. The successor's own successors count too (a successor rolled
+// in its turn, revoked at once, has a live one): the key's descendants are
+// followed down rolled_to. A descendant that is revoked or expired stays
+// so (neither is ever undone), so the version check on old is all the
+// write needs.
 func (s *Store) rollable(ctx context.Context, orgID string, old Key, change Change) error {
 	if err := writable(old, change, ErrRevoked); err != nil {
 		return err
 	}
-	if old.RolledTo == "" {
-		return nil
+	next := old.RolledTo
+	for range maxDescendants {
+		if next == "" {
+			return nil
+		}
+		k, err := s.Get(ctx, orgID, next)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return nil
+		case err != nil:
+			return fmt.Errorf("read successor: %w", err)
+		case k.Live(change.At.Time()):
+			return &RolledError{To: k.ID}
+		}
+		next = k.RolledTo
 	}
-	next, err := s.Get(ctx, orgID, old.RolledTo)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return nil
-	case err != nil:
-		return fmt.Errorf("read successor: %w", err)
-	case next.Live(change.At.Time()):
-		return &RolledError{To: next.ID}
-	}
-	return nil
+	// A chain longer than any a person makes: refused rather than read on.
+	return &RolledError{To: next}
 }
+
+// maxDescendants bounds the successors rollable reads down a chain.
+const maxDescendants = 16
 
 // LastUsedInterval is how stale last_used_at must be before it is rewritten.
 const LastUsedInterval = time.Minute
