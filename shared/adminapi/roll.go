@@ -34,7 +34,7 @@ type rolledKey struct {
 // The replacement copies the key as read, and the roll retires that version
 // only: a key changed meanwhile (a PATCH between the read and the write) is a
 // 409 (412 with If-Match), never a replacement without the change. A key
-// already rolled to a live successor is a 409.
+// already rolled to a live successor (or with a live descendant) is a 409.
 func (h *Handlers) Roll() Proxy {
 	return h.endpoint("roll", func(ctx context.Context, c httpapi.Caller, req events.APIGatewayProxyRequest) (int, any, error) {
 		id, err := keyID(req.PathParameters)
