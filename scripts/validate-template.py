@@ -410,7 +410,8 @@ def check_operations(template, cfn, out):
     alarms = [r["Properties"] for r in res.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
     text = json.dumps(alarms)
     for what, needle in (("dead-letter queue not empty", "ApproximateNumberOfMessagesVisible"),
-                         ("authorizer errors", "AuthorizerErrors"), ("throttles", "Throttle"), ("5xx rate", "5XXError")):
+                         ("authorizer errors", "AuthorizerErrors"), ("throttles", "Throttle"), ("5xx rate", "5XXError"),
+                         ("unreadable key activity lines", "ActivityUnreadableLines")):
         if needle not in text:
             raise Failed(f"no alarm on {what}")
     with_topic = Resolver(cfn, {"AlarmTopicArn": "arn:aws:sns:us-east-1:123456789012:ops"})
