@@ -23,7 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/flowella/apikeys/local/localstack"
+	"github.com/flowella/apikeys/local/syncbuf"
 	"github.com/flowella/apikeys/shared/dynamo"
 	"github.com/flowella/apikeys/shared/keystore"
 )
@@ -294,7 +294,7 @@ func startStackTB(tb testing.TB, env []string, port int) string {
 	cmd := exec.Command("make", "-s", "run")
 	cmd.Dir = repoRootTB(tb)
 	cmd.Env = append(append(os.Environ(), "KEY_ACTIVITY=on"), env...)
-	out := &localstack.SyncBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = io.Discard, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -20,7 +20,7 @@ import (
 
 	"github.com/flowella/apikeys/local/dynamotest"
 	"github.com/flowella/apikeys/local/locallogs"
-	"github.com/flowella/apikeys/local/localstack"
+	"github.com/flowella/apikeys/local/syncbuf"
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/keystore"
 	"github.com/flowella/apikeys/shared/samtemplate"
@@ -31,7 +31,7 @@ import (
 type rieFunction struct {
 	cmd    *exec.Cmd
 	invoke string
-	log    *localstack.SyncBuffer
+	log    *syncbuf.Buffer
 }
 
 func startRIE(t *testing.T, rie, bootstrap string, env map[string]string) *rieFunction {
@@ -46,7 +46,7 @@ func startRIE(t *testing.T, rie, bootstrap string, env map[string]string) *rieFu
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	f := &rieFunction{cmd: cmd, log: &localstack.SyncBuffer{},
+	f := &rieFunction{cmd: cmd, log: &syncbuf.Buffer{},
 		invoke: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", apiPort)}
 	cmd.Stdout, cmd.Stderr = f.log, f.log
 	if err := cmd.Start(); err != nil {

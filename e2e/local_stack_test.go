@@ -10,15 +10,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowella/apikeys/local/localstack"
+	"github.com/flowella/apikeys/local/syncbuf"
 )
 
 // stack is one `make run`, in its own process group so that it is stopped
 // the way Ctrl-C stops it.
 type stack struct {
 	cmd    *exec.Cmd
-	out    *localstack.SyncBuffer // stdout and stderr
-	stdout *localstack.SyncBuffer
+	out    *syncbuf.Buffer // stdout and stderr
+	stdout *syncbuf.Buffer
 	done   chan struct{}
 	base   string
 	waited time.Duration
@@ -31,7 +31,7 @@ func startStack(t *testing.T, env []string, port int) *stack {
 	cmd.Dir = repoRoot(t)
 	// Key activity on, whatever the shell exported after a bench.
 	cmd.Env = append(append(topLevelEnv(), "KEY_ACTIVITY=on"), env...)
-	out, stdout := &localstack.SyncBuffer{}, &localstack.SyncBuffer{}
+	out, stdout := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	cmd.Stdout, cmd.Stderr = io.MultiWriter(out, stdout), out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	start := time.Now()

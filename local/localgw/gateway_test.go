@@ -7,14 +7,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/flowella/apikeys/local/localfn"
 	"github.com/flowella/apikeys/local/localgw"
+	"github.com/flowella/apikeys/local/syncbuf"
 	"github.com/flowella/apikeys/shared/samtemplate"
 )
 
@@ -164,7 +163,7 @@ func TestAccessLogFollowsTheTemplatesFormat(t *testing.T) {
 	if format == "" {
 		t.Fatal("the template's API has no access log format")
 	}
-	var log lockedLog
+	var log syncbuf.Buffer
 	routes := []localgw.Route{{Method: "GET", Resource: "/v1/things/{id}", Function: "Things",
 		Handler: localfn.New("Things", ok, 1), Authorizer: localfn.New("Auth", authorizer, 0)}}
 	srv := httptest.NewServer(localgw.New(routes, localgw.API{AccessLogFormat: format}, &log, nil))
@@ -185,21 +184,4 @@ func TestAccessLogFollowsTheTemplatesFormat(t *testing.T) {
 		line["user_id"] != "-" {
 		t.Fatalf("access log line %v", line)
 	}
-}
-
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

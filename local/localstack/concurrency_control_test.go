@@ -21,6 +21,7 @@ import (
 	"github.com/flowella/apikeys/local/dynamofault"
 	"github.com/flowella/apikeys/local/dynamotest"
 	"github.com/flowella/apikeys/local/localstack"
+	"github.com/flowella/apikeys/local/syncbuf"
 	"github.com/flowella/apikeys/shared/apikey"
 	"github.com/flowella/apikeys/shared/keystore"
 	"github.com/flowella/apikeys/shared/samtemplate"
@@ -38,7 +39,7 @@ func newFaultHarness(t *testing.T) (*harness, *dynamofault.Injector) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs, access := &localstack.SyncBuffer{}, &localstack.SyncBuffer{}
+	logs, access := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewJSONHandler(logs, nil)))
 	t.Cleanup(func() { slog.SetDefault(prev) })
@@ -66,7 +67,7 @@ func newFaultHarness(t *testing.T) (*harness, *dynamofault.Injector) {
 			t.Fatal(err)
 		}
 	}
-	h := &harness{t: t, srv: srv, db: db, tables: tables, store: store, logs: logs, access: access, dlq: &localstack.SyncBuffer{},
+	h := &harness{t: t, srv: srv, db: db, tables: tables, store: store, logs: logs, access: access, dlq: &syncbuf.Buffer{},
 		spec: newSpecChecker(t, srv.URL)}
 	t.Cleanup(func() { t.Logf("%d responses checked against api/openapi.yaml", h.spec.Checked()) })
 	return h, inj

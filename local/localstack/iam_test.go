@@ -19,6 +19,7 @@ import (
 	"github.com/flowella/apikeys/local/localiam"
 	"github.com/flowella/apikeys/local/localsession"
 	"github.com/flowella/apikeys/local/localstack"
+	"github.com/flowella/apikeys/local/syncbuf"
 	"github.com/flowella/apikeys/shared/keystore"
 	"github.com/flowella/apikeys/shared/samtemplate"
 	"github.com/flowella/apikeys/shared/session"
@@ -147,13 +148,13 @@ type iamClient struct {
 	tables dynamotest.Tables
 	token  string
 	rec    *localiam.Recorder
-	logs   *localstack.SyncBuffer
+	logs   *syncbuf.Buffer
 }
 
 func newIAMClient(t *testing.T, tpl *samtemplate.Template) *iamClient {
 	t.Helper()
 	db, tables := dynamotest.Setup(t)
-	c := &iamClient{t: t, db: db, tables: tables, rec: localiam.NewRecorder(nil), logs: &localstack.SyncBuffer{}}
+	c := &iamClient{t: t, db: db, tables: tables, rec: localiam.NewRecorder(nil), logs: &syncbuf.Buffer{}}
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewJSONHandler(c.logs, nil)))
 	t.Cleanup(func() { slog.SetDefault(prev) })

@@ -22,6 +22,7 @@ import (
 	"github.com/flowella/apikeys/local/dynamotest"
 	"github.com/flowella/apikeys/local/localsession"
 	"github.com/flowella/apikeys/local/localstack"
+	"github.com/flowella/apikeys/local/syncbuf"
 	"github.com/flowella/apikeys/shared/keystore"
 	"github.com/flowella/apikeys/shared/samtemplate"
 	"github.com/flowella/apikeys/shared/session"
@@ -36,9 +37,9 @@ type harness struct {
 	db     *dynamodb.Client
 	tables dynamotest.Tables
 	store  *keystore.Store
-	logs   *localstack.SyncBuffer
-	access *localstack.SyncBuffer
-	dlq    *localstack.SyncBuffer
+	logs   *syncbuf.Buffer
+	access *syncbuf.Buffer
+	dlq    *syncbuf.Buffer
 	spec   *specChecker
 	stack  *localstack.Stack
 	// the session issuer and audience the stack checks, when configured
@@ -60,7 +61,7 @@ func newHarnessWith(t *testing.T, params map[string]string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs, access := &localstack.SyncBuffer{}, &localstack.SyncBuffer{}
+	logs, access := &syncbuf.Buffer{}, &syncbuf.Buffer{}
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewJSONHandler(logs, nil)))
 	t.Cleanup(func() { slog.SetDefault(prev) })
@@ -91,7 +92,7 @@ func newHarnessWith(t *testing.T, params map[string]string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, srv: srv, db: db, tables: tables, store: store, logs: logs, access: access, dlq: &localstack.SyncBuffer{}, stack: stack,
+	h := &harness{t: t, srv: srv, db: db, tables: tables, store: store, logs: logs, access: access, dlq: &syncbuf.Buffer{}, stack: stack,
 		spec: newSpecChecker(t, srv.URL), issuer: params["SessionIssuer"], audience: params["SessionAudience"]}
 	t.Cleanup(func() { t.Logf("%d responses checked against api/openapi.yaml", h.spec.Checked()) })
 	pollers, err := stack.Pollers(localstack.StreamOptions{Streams: streams, DeadLetter: h.dlq, Interval: 20 * time.Millisecond})
